@@ -1,0 +1,3 @@
+from prefsync_audit.cli import main
+
+main()

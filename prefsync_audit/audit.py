@@ -1,0 +1,199 @@
+"""The whole pipeline as one call: ``run_audit(config) -> AuditResult``.
+
+This module only wires the stages together (load → map → resolve → evaluate →
+compare → metrics → thresholds); each stage lives in its own module and can be
+called alone. Reading files happens here and in ``load``, nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from prefsync_audit import __version__
+from prefsync_audit.config import AuditConfig, load_config, utc_now
+from prefsync_audit.errors import ConfigError
+from prefsync_audit.load import load_file, resolve_paths
+from prefsync_audit.mapper import INPUT_COLUMNS, map_file
+from prefsync_audit.metrics import compute_metrics, identity_metrics
+from prefsync_audit.policy import Evaluation, evaluate, key_universe
+from prefsync_audit.compare import find
+from prefsync_audit.resolve import Resolution, hash_profiles, resolve_identities
+from prefsync_audit.thresholds import ThresholdResult, check_thresholds, overall_status
+from prefsync_audit.vocab import Status
+
+CATEGORICAL = ["system", "purpose", "channel", "scope", "state"]
+
+
+@dataclass
+class Canonical:
+    """The canonical tables of every system, before identity resolution."""
+
+    records: pd.DataFrame
+    """One row per usable source row: record_key, system, source_file, source_row,
+    record_id and one column per identifier kind (normalized)."""
+    observations: pd.DataFrame
+    """One row per (record, preference key): record_key, system, purpose, channel,
+    scope, state, raw_value, source_column, updated_at, capture_source, proof."""
+    quarantine: pd.DataFrame
+    """Rows that could not be used: system, source_file, source_row, reason."""
+    unmapped: pd.DataFrame
+    """Values outside a vocabulary: record_key, system, source_column, raw_value."""
+    inputs: pd.DataFrame
+    """Per file: system, path, sha256 and the row accounting."""
+    invalid_identifiers: pd.DataFrame
+    """Per system and kind: identifier values that failed normalization."""
+
+
+@dataclass
+class AuditResult:
+    """Everything a run found: tables for analysis, a summary for reports."""
+
+    config: AuditConfig
+    as_of: datetime
+    canonical: Canonical
+    resolution: Resolution
+    evaluation: Evaluation
+    findings: pd.DataFrame
+    metrics: dict[str, Any]
+    identity: dict[str, Any]
+    thresholds: list[ThresholdResult]
+    status: Status
+    tool_version: str = __version__
+    persons_by_system: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def findings_by_kind(self) -> dict[str, int]:
+        counts = self.findings["kind"].value_counts()
+        return {kind: int(counts[kind]) for kind in sorted(counts.index)}
+
+
+def load_canonical(config: AuditConfig) -> Canonical:
+    """Load and map every export of every system (stages 1 and 2)."""
+    records, observations, quarantine, unmapped, inputs, invalid = [], [], [], [], [], []
+    next_key = 0
+    for system, settings in config.systems.items():
+        mapping = config.mapping_of(system)
+        for path in resolve_paths(settings.paths, config.base_dir, system):
+            display = _display_path(path, config.base_dir)
+            table = load_file(path, mapping, system, display)
+            strict = not _is_json(path, mapping.format)
+            mapped = map_file(table, mapping, config.identity, strict_columns=strict)
+            file_records = mapped.records
+            file_records.insert(0, "record_key", file_records.index + next_key)
+            file_records.insert(1, "system", system)
+            file_records.insert(2, "source_file", str(display))
+            for frame in (mapped.observations, mapped.unmapped):
+                frame["record_key"] = frame["record_key"] + next_key
+                frame.insert(1, "system", system)
+            next_key += len(file_records)
+            records.append(file_records)
+            observations.append(mapped.observations)
+            unmapped.append(mapped.unmapped)
+            mapped.quarantine.insert(0, "system", system)
+            mapped.quarantine.insert(1, "source_file", str(display))
+            quarantine.append(mapped.quarantine)
+            inputs.append({"system": system, "path": str(display), "sha256": table.sha256,
+                           **mapped.accounting})
+            invalid += [{"system": system, "kind": kind, "values": count}
+                        for kind, count in mapped.invalid_identifiers.items() if count]
+    kinds = list(config.identity.kinds)
+    all_records = pd.concat(records, ignore_index=True)
+    for kind in kinds:
+        if kind not in all_records.columns:
+            all_records[kind] = None
+    extra = [c for c in all_records.columns if c not in ("record_key", "system", "source_file",
+                                                         "source_row", "record_id", *kinds)]
+    all_records = all_records[["record_key", "system", "source_file", "source_row",
+                               "record_id", *kinds, *extra]]
+    all_observations = pd.concat(observations, ignore_index=True)
+    all_observations["updated_at"] = pd.to_datetime(all_observations["updated_at"], utc=True)
+    systems = list(config.systems)
+    all_records["system"] = pd.Categorical(all_records["system"], categories=systems)
+    for column in CATEGORICAL:
+        if column == "system":
+            all_observations[column] = pd.Categorical(all_observations[column],
+                                                       categories=systems)
+        else:
+            all_observations[column] = all_observations[column].astype("category")
+    return Canonical(
+        records=all_records,
+        observations=all_observations,
+        quarantine=pd.concat(quarantine, ignore_index=True),
+        unmapped=pd.concat(unmapped, ignore_index=True),
+        inputs=pd.DataFrame(inputs, columns=INPUT_COLUMNS),
+        invalid_identifiers=pd.DataFrame(invalid, columns=["system", "kind", "values"]),
+    )
+
+
+def _display_path(path: Path, base_dir: Path) -> Path:
+    try:
+        return path.resolve().relative_to(base_dir)
+    except ValueError:
+        return path
+
+
+def _is_json(path: Path, fmt: str | None) -> bool:
+    if fmt:
+        return fmt in ("json", "jsonl")
+    name = path.name.lower().removesuffix(".gz")
+    return name.endswith((".json", ".jsonl", ".ndjson"))
+
+
+def run_audit(config: AuditConfig | str | Path, as_of: datetime | None = None,
+              strict: bool = False) -> AuditResult:
+    """Run the whole audit and return its result.
+
+    ``as_of`` is the audit's "now" (default: the config's ``as_of``, else the
+    current time). ``strict`` turns unmapped values into an error.
+    """
+    if not isinstance(config, AuditConfig):
+        config = load_config(config)
+    as_of = _as_of(as_of or config.as_of or utc_now())
+    canonical = load_canonical(config)
+    if strict and len(canonical.unmapped):
+        first = canonical.unmapped.iloc[0]
+        raise ConfigError(
+            f"--strict: {len(canonical.unmapped)} unmapped value(s), first in system "
+            f"{first['system']}, column {first['source_column']!r}: {first['raw_value']!r}")
+
+    records = canonical.records
+    resolution = resolve_identities(
+        records, config.identity,
+        hash_profiles([config.mapping_of(s) for s in config.systems]))
+    person_of_record = resolution.person_of_record
+    observations = canonical.observations.copy()
+    observations["person_id"] = person_of_record.reindex(
+        observations["record_key"]).to_numpy()
+    persons_by_system = pd.DataFrame({
+        "person_id": person_of_record.to_numpy(),
+        "system": records["system"].astype("object").to_numpy(),
+        "record_key": records["record_key"].to_numpy(),
+    }).drop_duplicates(["person_id", "system"])
+
+    keys = key_universe(observations, persons_by_system, config)
+    evaluation = evaluate(observations, keys, config)
+    findings, compared = find(evaluation, resolution, records, canonical.unmapped,
+                              persons_by_system, config, as_of)
+    metrics = compute_metrics(compared, evaluation.expected, findings, observations, records,
+                              person_of_record, config, as_of)
+    identity = identity_metrics(records, person_of_record, resolution.conflicts,
+                                resolution.ignored_values, list(config.systems))
+    metrics["overall"]["quarantined_rows"] = int(canonical.inputs["rows_quarantined"].sum())
+    thresholds = check_thresholds(config.thresholds, metrics, {})
+    return AuditResult(
+        config=config, as_of=as_of, canonical=canonical, resolution=resolution,
+        evaluation=evaluation, findings=findings, metrics=metrics, identity=identity,
+        thresholds=thresholds, status=overall_status(thresholds),
+        persons_by_system=persons_by_system,
+    )
+
+
+def _as_of(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)

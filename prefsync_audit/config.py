@@ -1,0 +1,302 @@
+"""The audit config (``audit.yaml``): declarative models and their loader.
+
+The loader reads the YAML with line numbers, validates it with pydantic and
+turns every validation error into ``file:line: key.path: message``. Mappings
+named by path or ``preset:NAME`` are loaded and validated the same way, each
+against its own file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from prefsync_audit._model import Duration, PreferenceKey, StrictModel, parse_duration
+from prefsync_audit._yaml import LocatedYaml, format_key_path, load_yaml
+from prefsync_audit.errors import ConfigError
+from prefsync_audit.mapping import Mapping
+from prefsync_audit.vocab import IDENTIFIER_KINDS
+
+PRESET_PREFIX = "preset:"
+
+
+class SystemConfig(StrictModel):
+    """One system whose export is audited."""
+
+    description: str | None = None
+    paths: list[str] = Field(min_length=1)
+    """Export files, relative to the config file; globs allowed (``crm/*.csv``)."""
+    mapping: str | Mapping
+    """A mapping file (relative to the config), ``preset:NAME``, or an inline mapping."""
+    must_hold: list[PreferenceKey] = Field(default_factory=list)
+    """Keys this system must hold a state for, for every person it knows."""
+    latency_sla: Duration | None = None
+    """Overrides ``policy.latency_sla`` for this system."""
+
+    @field_validator("paths", mode="before")
+    @classmethod
+    def _one_path(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class IdentityConfig(StrictModel):
+    """How records are linked into persons."""
+
+    strong_keys: list[str] = Field(default_factory=lambda: ["customer_id"])
+    """Identifier kinds a person should have one value of; two values = identity conflict."""
+    default_region: str = "US"
+    """Region for phone numbers written without a country code."""
+    ignore: dict[str, list[str]] = Field(default_factory=dict)
+    """Placeholder values never used to link records, per kind (normalized values;
+    ``re:`` prefix for a regular expression)."""
+    use_default_ignore: bool = True
+    """Also ignore the built-in placeholders (``test@test.com``, ``noemail@…``, repeated digits)."""
+    max_records_per_value: int = Field(25, ge=2)
+    """A value linking more records than this is a placeholder and is ignored."""
+    extra_kinds: list[str] = Field(default_factory=list)
+    """Identifier kinds beyond the built-in ones that mappings may declare."""
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return (*IDENTIFIER_KINDS, *self.extra_kinds)
+
+
+class AuthorityRule(StrictModel):
+    """The source of truth for grants of the keys matching ``key``."""
+
+    key: PreferenceKey
+    system: str
+
+
+class PolicyConfig(StrictModel):
+    """How the expected state is decided."""
+
+    authorities: list[AuthorityRule] = Field(default_factory=list)
+    latency_sla: Duration = Field(default_factory=lambda: parse_duration("72h"))
+    """How long a system may take to honour an opt-out before it is a suppression gap."""
+    regrant_requires_evidence: bool = True
+    """A grant after a counting denial counts only with a capture source or proof."""
+    sync_window: Duration = Field(default_factory=lambda: parse_duration("30d"))
+    """Deciding changes this recent (before as-of) count for the sync success rate."""
+
+
+class Levels(StrictModel):
+    """Warn and fail levels of one threshold; either may be left out."""
+
+    warn: float | None = None
+    fail: float | None = None
+
+
+class MetricThresholds(StrictModel):
+    """Levels per metric. Counts and rates breach when above the level; coverage,
+    audit readiness and sync success when below it."""
+
+    suppression_gaps: Levels | None = None
+    unverified_resubscribes: Levels | None = None
+    over_suppression: Levels | None = None
+    mismatch_rate: Levels | None = None
+    sync_latency_p95: Levels | None = None
+    """In seconds, or durations like '24h'."""
+    coverage: Levels | None = None
+    audit_readiness: Levels | None = None
+    sync_success_rate: Levels | None = None
+    identity_conflicts: Levels | None = None
+    quarantined_rows: Levels | None = None
+    unmapped_values: Levels | None = None
+
+    @field_validator("sync_latency_p95", mode="before")
+    @classmethod
+    def _durations(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                level: (parse_duration(v).total_seconds() if isinstance(v, str) else v)
+                for level, v in value.items()
+            }
+        return value
+
+
+class Thresholds(MetricThresholds):
+    per_system: dict[str, MetricThresholds] = Field(default_factory=dict)
+    """Overrides for one system's own metrics."""
+
+
+class AuditConfig(StrictModel):
+    """A whole audit: the systems, how to link people, the policy, the thresholds."""
+
+    version: int = 1
+    name: str | None = None
+    as_of: datetime | None = None
+    """The audit's "now"; ``--as-of`` overrides it; else the current time."""
+    systems: dict[str, SystemConfig] = Field(min_length=1)
+    identity: IdentityConfig = IdentityConfig()
+    policy: PolicyConfig = PolicyConfig()
+    thresholds: Thresholds = Thresholds()
+
+    # Not part of the YAML: where the config lives and what it hashed to.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+    source: Path | None = Field(default=None, exclude=True)
+    sha256: str | None = Field(default=None, exclude=True)
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: int) -> int:
+        if value != 1:
+            raise ValueError("only config version 1 is known")
+        return value
+
+    @field_validator("as_of")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value else None
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> AuditConfig:
+        problems = []
+        for i, rule in enumerate(self.policy.authorities):
+            if rule.system not in self.systems:
+                problems.append(f"policy.authorities[{i}].system: unknown system {rule.system!r}")
+        for name in self.thresholds.per_system:
+            if name not in self.systems:
+                problems.append(f"thresholds.per_system.{name}: unknown system")
+        for name in self.systems:
+            if not name.replace("_", "").replace("-", "").isalnum():
+                problems.append(f"systems.{name}: use letters, digits, '-' and '_' in names")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def mapping_of(self, system: str) -> Mapping:
+        mapping = self.systems[system].mapping
+        assert isinstance(mapping, Mapping), "load_config resolves mappings"
+        return mapping
+
+    def latency_sla_of(self, system: str) -> Any:
+        return self.systems[system].latency_sla or self.policy.latency_sla
+
+
+def presets_dir() -> Path:
+    """Where the vendor presets live: inside an installed wheel, or the repo's mappings/."""
+    packaged = Path(__file__).parent / "_presets"
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "mappings"
+
+
+def _messages(error: ValidationError, doc: LocatedYaml, prefix: tuple = ()) -> list[str]:
+    problems = []
+    for item in error.errors():
+        # pydantic adds union branch names to the location; drop the ones that are
+        # not keys in the document so the path reads like the YAML.
+        loc = tuple(part for part in item["loc"] if not _is_branch_tag(part))
+        path = (*prefix, *loc)
+        line = doc.line_of(path)
+        where = f"{doc.source}:{line}" if line else str(doc.source)
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling)"
+        problems.append(f"{where}: {format_key_path(path)}: {message}")
+    return list(dict.fromkeys(problems))
+
+
+def _is_branch_tag(part: Any) -> bool:
+    return isinstance(part, str) and (
+        part in {"str", "int", "float", "bool"}
+        or part[:1].isupper()
+        or part.startswith(("literal[", "function-", "tuple["))
+    )
+
+
+def _validate(model: type[StrictModel], doc: LocatedYaml, data: Any, prefix: tuple = ()) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = _messages(exc, doc, prefix)
+        raise ConfigError(problems[0], problems) from None
+
+
+def load_mapping(reference: str, base_dir: Path) -> Mapping:
+    """Load a mapping by file path (relative to ``base_dir``) or ``preset:NAME``."""
+    if reference.startswith(PRESET_PREFIX):
+        name = reference.removeprefix(PRESET_PREFIX)
+        path = presets_dir() / f"{name}.yaml"
+        if not path.is_file():
+            known = ", ".join(sorted(p.stem for p in presets_dir().glob("*.yaml"))) or "none"
+            raise ConfigError(f"unknown preset {name!r} (known: {known})")
+    else:
+        path = (base_dir / reference).resolve()
+    doc = load_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise doc.error((), "a mapping is a YAML mapping of keys")
+    return _validate(Mapping, doc, doc.data)
+
+
+def load_config(path: str | Path) -> AuditConfig:
+    """Load and validate an audit config and every mapping it names.
+
+    Raises :class:`ConfigError` with every problem found, each naming file,
+    key path and line.
+    """
+    path = Path(path)
+    doc = load_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise doc.error((), "an audit config is a YAML mapping of keys")
+    data = dict(doc.data)
+    problems: list[str] = []
+    systems = data.get("systems")
+    if isinstance(systems, dict):
+        systems = {name: dict(s) if isinstance(s, dict) else s for name, s in systems.items()}
+        for name, system in systems.items():
+            if not isinstance(system, dict):
+                continue
+            mapping = system.get("mapping")
+            try:
+                if isinstance(mapping, str):
+                    system["mapping"] = load_mapping(mapping, path.parent)
+                elif isinstance(mapping, dict):
+                    system["mapping"] = _validate(
+                        Mapping, doc, mapping, ("systems", name, "mapping")
+                    )
+            except ConfigError as exc:
+                problems += exc.problems
+        data["systems"] = systems
+    try:
+        config = _validate(AuditConfig, doc, data)
+    except ConfigError as exc:
+        raise ConfigError((problems + exc.problems)[0], problems + exc.problems) from None
+    if problems:
+        raise ConfigError(problems[0], problems)
+    problems = _check_identifier_kinds(config, doc)
+    if problems:
+        raise ConfigError(problems[0], problems)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return config.model_copy(
+        update={"base_dir": path.parent.resolve(), "source": path, "sha256": digest}
+    )
+
+
+def _check_identifier_kinds(config: AuditConfig, doc: LocatedYaml) -> list[str]:
+    known = set(config.identity.kinds)
+    problems = []
+    for name, system in config.systems.items():
+        for kind in config.mapping_of(name).identifiers:
+            if kind not in known:
+                line = doc.line_of(("systems", name, "mapping"))
+                problems.append(
+                    f"{doc.source}:{line}: systems.{name}.mapping: identifier kind {kind!r} is "
+                    "not known (declare it under identity.extra_kinds)"
+                )
+    for kind in config.identity.strong_keys:
+        if kind not in known:
+            line = doc.line_of(("identity", "strong_keys"))
+            problems.append(
+                f"{doc.source}:{line}: identity.strong_keys: unknown identifier kind {kind!r}"
+            )
+    return problems
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)

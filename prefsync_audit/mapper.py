@@ -1,0 +1,345 @@
+"""Stage 2 — map: apply a mapping to loaded exports, giving canonical tables.
+
+Out of each file come:
+
+* **records** – one row per usable source row: provenance and normalized
+  identifiers (identifiers live here once, not on every observation);
+* **observations** – one row per (record, preference key) with its state;
+* **quarantine** – rows that could not be used, with the reason;
+* **unmapped** – values the mapping's vocabulary does not know (their
+  observations are ``unknown``, never ``granted``).
+
+Every input row ends up mapped, quarantined or ignored, and the per-file
+accounting says how many of each.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from prefsync_audit.config import IdentityConfig
+from prefsync_audit.errors import InputError
+from prefsync_audit.load import ROW, RawTable
+from prefsync_audit.mapping import (
+    ColumnValue,
+    KeyFromColumn,
+    ListSpec,
+    Mapping,
+    PreferenceRule,
+    StateFromColumn,
+    TimestampSpec,
+)
+from prefsync_audit.normalize import (
+    BUILTIN_VOCABULARIES,
+    identifier_normalizer,
+    map_distinct,
+    parse_timestamps,
+    vocabulary_key,
+)
+from prefsync_audit.vocab import DEFAULT_NORMALIZER, State
+
+OBSERVATION_COLUMNS = [
+    "record_key", "purpose", "channel", "scope", "state", "raw_value", "source_column",
+    "updated_at", "capture_source", "proof",
+]
+QUARANTINE_COLUMNS = ["system", "source_file", "source_row", "reason"]
+UNMAPPED_COLUMNS = ["record_key", "system", "source_column", "raw_value"]
+INPUT_COLUMNS = [
+    "system", "path", "sha256", "rows_read", "rows_mapped", "rows_quarantined", "rows_ignored",
+]
+
+
+@dataclass
+class MappedFile:
+    """The canonical tables made from one export file (record keys are file-local)."""
+
+    records: pd.DataFrame
+    observations: pd.DataFrame
+    quarantine: pd.DataFrame
+    unmapped: pd.DataFrame
+    invalid_identifiers: dict[str, int]
+    accounting: dict[str, object]
+
+
+class _Columns:
+    """Column access that remembers which mapped columns the file lacks."""
+
+    def __init__(self, frame: pd.DataFrame, strict: bool) -> None:
+        self.frame = frame
+        self.strict = strict
+        self.missing: list[str] = []
+
+    def get(self, name: str) -> pd.Series:
+        if name in self.frame.columns:
+            return self.frame[name]
+        self.missing.append(name)
+        return pd.Series([None] * len(self.frame), index=self.frame.index, dtype="object")
+
+    def first_present(self, names: list[str]) -> pd.Series:
+        """Coalesce several columns in order (the first non-empty wins)."""
+        available = [n for n in names if n in self.frame.columns]
+        if not available:
+            self.missing.append(" or ".join(names))
+            return self.get("\0absent")
+        result = self.frame[available[0]]
+        for name in available[1:]:
+            result = result.where(result.notna(), self.frame[name])
+        return result
+
+    def value(self, spec: ColumnValue | None) -> pd.Series:
+        if spec is None:
+            return pd.Series([None] * len(self.frame), index=self.frame.index, dtype="object")
+        if spec.column is not None:
+            return self.get(spec.column)
+        return pd.Series([spec.value] * len(self.frame), index=self.frame.index, dtype="object")
+
+
+def map_file(
+    table: RawTable, mapping: Mapping, identity: IdentityConfig, strict_columns: bool
+) -> MappedFile:
+    """Apply ``mapping`` to one loaded file.
+
+    ``strict_columns``: a mapped column missing from the file is an error (CSV,
+    Parquet); for JSON a missing key just means no value.
+    """
+    frame = table.frame.reset_index(drop=True)
+    columns = _Columns(frame, strict_columns)
+    n = len(frame)
+    reasons = pd.Series([None] * n, dtype="object")
+    ignored = _ignored_rows(columns, mapping)
+
+    identifiers, invalid_counts, invalid_mask = _identifiers(columns, mapping, identity)
+    has_identifier = identifiers.notna().any(axis=1) if len(identifiers.columns) else False
+    no_id = ~has_identifier
+    reasons[no_id & invalid_mask] = "no usable identifier (invalid values)"
+    reasons[no_id & ~invalid_mask] = "no identifier"
+
+    updated_at = _timestamps(columns, mapping.updated_at, reasons, n)
+    capture_source = columns.value(mapping.capture_source)
+    proof = columns.value(mapping.proof)
+    vocabularies = {**BUILTIN_VOCABULARIES, **mapping.vocabularies}
+
+    observation_parts, unmapped_parts = [], []
+    for rule in mapping.preferences:
+        rule_time = _timestamps(columns, rule.updated_at, reasons, n) if rule.updated_at else updated_at
+        observations, unmapped = _apply_rule(rule, columns, vocabularies)
+        if observations.empty:
+            continue
+        rows = observations["row"].to_numpy()
+        observations["updated_at"] = rule_time.to_numpy()[rows]
+        source = columns.value(rule.capture_source) if rule.capture_source else capture_source
+        observations["capture_source"] = source.to_numpy()[rows]
+        rule_proof = columns.value(rule.proof) if rule.proof else proof
+        observations["proof"] = rule_proof.to_numpy()[rows]
+        observation_parts.append(observations)
+        unmapped_parts.append(unmapped)
+
+    if columns.strict and columns.missing:
+        missing = ", ".join(dict.fromkeys(columns.missing))
+        raise InputError(f"{table.path}: mapped column(s) not in the file: {missing}")
+
+    reasons[ignored] = None
+    usable = (~ignored & reasons.isna()).to_numpy()
+    positions = np.flatnonzero(usable)
+    records = identifiers.iloc[positions].reset_index(drop=True)
+    records.insert(0, "source_row", frame[ROW].to_numpy()[positions])
+    record_ids = columns.get(mapping.record_id) if mapping.record_id else None
+    records.insert(1, "record_id", record_ids.to_numpy()[positions] if record_ids is not None
+                   else None)
+    # File-local record keys: the position among usable rows.
+    local_key = np.full(n, -1, dtype="int64")
+    local_key[positions] = np.arange(len(positions))
+
+    observations = _finish(observation_parts, OBSERVATION_COLUMNS[1:], local_key, usable)
+    unmapped = _finish(unmapped_parts, UNMAPPED_COLUMNS[2:], local_key, usable)
+
+    quarantined = pd.DataFrame(
+        {"source_row": frame[ROW][reasons.notna()].to_numpy(),
+         "reason": reasons[reasons.notna()].to_numpy()}
+    )
+    if len(table.bad_rows):
+        bad = table.bad_rows.rename(columns={ROW: "source_row"})
+        quarantined = pd.concat([quarantined, bad], ignore_index=True)
+    quarantined = quarantined.sort_values("source_row", kind="stable").reset_index(drop=True)
+    accounting = {
+        "rows_read": table.rows_read,
+        "rows_mapped": int(usable.sum()),
+        "rows_quarantined": len(quarantined),
+        "rows_ignored": int(ignored.sum()),
+    }
+    return MappedFile(records, observations, quarantined, unmapped, invalid_counts, accounting)
+
+
+def _finish(parts: list[pd.DataFrame], columns: list[str], local_key: np.ndarray,
+            usable: np.ndarray) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame({"record_key": pd.Series(dtype="int64"),
+                             **{c: pd.Series(dtype="object") for c in columns}})
+    combined = pd.concat(parts, ignore_index=True)
+    combined["row"] = combined["row"].astype("int64")
+    combined = combined[usable[combined["row"].to_numpy()]]
+    combined.insert(0, "record_key", local_key[combined["row"].to_numpy()])
+    return combined.drop(columns="row").reset_index(drop=True)[["record_key", *columns]]
+
+
+def _ignored_rows(columns: _Columns, mapping: Mapping) -> pd.Series:
+    ignored = pd.Series(False, index=columns.frame.index)
+    for row_filter in mapping.ignore_rows:
+        values = columns.get(row_filter.column)
+        if row_filter.empty:
+            ignored |= values.isna() | (values.astype("string").str.strip() == "").fillna(True)
+        if row_filter.values:
+            wanted = {vocabulary_key(v) for v in row_filter.values}
+            ignored |= map_distinct(values, lambda v: vocabulary_key(v) in wanted).fillna(
+                False).astype(bool)
+    return ignored
+
+
+def _identifiers(
+    columns: _Columns, mapping: Mapping, identity: IdentityConfig
+) -> tuple[pd.DataFrame, dict[str, int], pd.Series]:
+    normalized: dict[str, pd.Series] = {}
+    invalid_counts: dict[str, int] = {}
+    invalid_any = pd.Series(False, index=columns.frame.index)
+    for kind, spec in mapping.identifiers.items():
+        raw = columns.get(spec.column)
+        raw = raw.where(raw.astype("string").str.strip().fillna("") != "")
+        normalizer = identifier_normalizer(
+            kind,
+            spec.normalizer or DEFAULT_NORMALIZER.get(kind, "id"),
+            spec.profile,
+            spec.default_region or identity.default_region,
+        )
+        values = map_distinct(raw, normalizer)
+        invalid = raw.notna() & values.isna()
+        invalid_counts[kind] = int(invalid.sum())
+        invalid_any |= invalid
+        normalized[kind] = values
+    return pd.DataFrame(normalized, index=columns.frame.index), invalid_counts, invalid_any
+
+
+def _timestamps(columns: _Columns, spec: TimestampSpec | None, reasons: pd.Series,
+                n: int) -> pd.Series:
+    if spec is None:
+        return pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]")
+    raw = columns.first_present(spec.columns)
+    raw = raw.where(raw.astype("string").str.strip().fillna("") != "")
+    parsed, bad = parse_timestamps(raw, spec)
+    label = " or ".join(spec.columns)
+    reasons[bad & reasons.isna()] = f"unreadable timestamp in {label}"
+    return parsed
+
+
+def _apply_rule(
+    rule: PreferenceRule, columns: _Columns, vocabularies: dict[str, dict[str, str]]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Observations (with a ``row`` position) and unmapped values of one rule."""
+    if rule.list is not None:
+        return _apply_list_rule(rule, rule.list, columns)
+    n = len(columns.frame)
+    rows = pd.Series(np.arange(n))
+    unmapped = []
+    parts = {}
+    keep = pd.Series(True, index=rows.index)
+    for part in ("purpose", "channel", "scope"):
+        spec = getattr(rule, part)
+        if isinstance(spec, KeyFromColumn):
+            raw = columns.get(spec.column)
+            lookup = {vocabulary_key(k): v for k, v in (spec.values or {}).items()}
+            if spec.values is None:
+                values = map_distinct(raw, lambda v: vocabulary_key(v).replace(" ", "_"))
+            else:
+                values = map_distinct(raw, lambda v, lookup=lookup: lookup.get(vocabulary_key(v)))
+                unknown = raw.notna() & values.isna()
+                unmapped.append(pd.DataFrame({"row": rows[unknown], "source_column": spec.column,
+                                              "raw_value": raw[unknown]}))
+            keep &= values.notna() & (values != "ignore")
+            parts[part] = values
+        else:
+            parts[part] = pd.Series([spec] * n, dtype="object")
+
+    if isinstance(rule.state, StateFromColumn):
+        spec = rule.state
+        raw = columns.get(spec.column)
+        raw = raw.where(raw.astype("string").str.strip().fillna("") != "")
+        lookup = dict(vocabularies.get(spec.vocabulary, {})) if spec.vocabulary else {}
+        if spec.vocabulary and spec.vocabulary not in vocabularies:
+            raise InputError(f"unknown vocabulary {spec.vocabulary!r}")
+        lookup.update({vocabulary_key(k): v for k, v in spec.values.items()})
+        lookup = {vocabulary_key(k): v for k, v in lookup.items()}
+        if spec.invert:
+            swap = {"granted": "denied", "denied": "granted"}
+            lookup = {k: swap.get(v, v) for k, v in lookup.items()}
+        states = map_distinct(raw, lambda v: lookup.get(vocabulary_key(v), State.UNKNOWN.value))
+        unknown = raw.notna() & raw.map(lambda v: vocabulary_key(v) not in lookup, na_action="ignore"
+                                        ).fillna(False).astype(bool)
+        unmapped.append(pd.DataFrame({"row": rows[unknown & keep], "source_column": spec.column,
+                                      "raw_value": raw[unknown & keep]}))
+        keep &= raw.notna() & (states != "ignore")
+        raw_value, source_column = raw, spec.column
+    else:
+        states = pd.Series([rule.state.value] * n, dtype="object")
+        raw_value, source_column = pd.Series(["(present)"] * n, dtype="object"), None
+
+    observations = pd.DataFrame({
+        "row": rows[keep], "purpose": parts["purpose"][keep], "channel": parts["channel"][keep],
+        "scope": parts["scope"][keep], "state": states[keep], "raw_value": raw_value[keep],
+        "source_column": source_column,
+    })
+    unmapped_frame = (pd.concat(unmapped, ignore_index=True) if unmapped
+                      else pd.DataFrame(columns=["row", "source_column", "raw_value"]))
+    return observations.reset_index(drop=True), unmapped_frame
+
+
+def _parse_list(value: str, separator: str) -> tuple[str, ...]:
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError:
+            items = text.strip("[]").split(",")
+        if isinstance(items, list):
+            return tuple(str(i).strip().strip('"') for i in items if str(i).strip())
+    return tuple(part.strip() for part in text.split(separator) if part.strip())
+
+
+def _apply_list_rule(
+    rule: PreferenceRule, spec: ListSpec, columns: _Columns
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    raw = columns.get(spec.column)
+    parsed = map_distinct(raw, lambda v: _parse_list(v, spec.separator))
+    present = parsed.dropna().explode().dropna()
+    present = pd.DataFrame({"row": present.index.to_numpy(), "item": present.to_numpy()})
+    items = pd.DataFrame([
+        {"item": item_id,
+         "purpose": item.purpose or rule.purpose,
+         "channel": item.channel or rule.channel,
+         "scope": item.scope or rule.scope}
+        for item_id, item in spec.items.items()
+    ])
+    known = present["item"].isin(items["item"])
+    unmapped = pd.DataFrame({"row": present.loc[~known, "row"].to_numpy(),
+                             "source_column": spec.column,
+                             "raw_value": present.loc[~known, "item"].to_numpy()})
+    hits = present[known].merge(items, on="item")
+    hits["state"] = spec.present
+    frames = [hits]
+    if spec.absent is not None:
+        listed_rows = parsed.dropna().index.to_numpy()
+        every = pd.DataFrame({"row": listed_rows}).merge(items, how="cross")
+        every = every.merge(hits[["row", "item"]], on=["row", "item"], how="left", indicator=True)
+        missing = every[every["_merge"] == "left_only"].drop(columns="_merge")
+        missing["state"] = spec.absent
+        frames.append(missing)
+    observations = pd.concat(frames, ignore_index=True)
+    observations["raw_value"] = observations["item"].map(
+        lambda i: f"{i} listed" if i is not None else None)
+    observations.loc[observations["state"] != spec.present, "raw_value"] = (
+        observations["item"] + " not listed")
+    observations["source_column"] = spec.column
+    observations = observations.sort_values(["row", "item"], kind="stable")
+    return observations.drop(columns="item").reset_index(drop=True), unmapped

@@ -1,0 +1,253 @@
+"""Mappings: how to read one kind of export (a declarative model, no logic).
+
+A mapping says how the file is laid out, which columns identify the person,
+and which columns (or the row's mere presence) carry which preference in which
+state. The models here only describe; ``mapper.py`` executes them.
+
+Layouts are expressed per preference rule:
+
+* **wide** – a rule per column: ``state: {column: HasOptedOutOfEmail, vocabulary: boolean, invert: true}``;
+* **long** – one rule whose purpose/channel/scope come from columns:
+  ``purpose: {column: Purpose, values: {...}}``;
+* **membership** – a rule with a fixed state: ``state: denied`` (presence = state);
+* **list** – ``list: {column: emailListIds, items: {...}}``, a person holds the
+  ids found in an array column.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from prefsync_audit._model import StrictModel
+from prefsync_audit.vocab import ANY, State
+
+FileFormat = Literal["csv", "tsv", "json", "jsonl", "parquet"]
+Normalizer = Literal["email", "phone", "id", "sha256", "none"]
+HashProfile = Literal["plain", "google", "meta"]
+#: What a raw value can mean: a state, or ``ignore`` (deliberately no observation).
+StateTarget = Literal["granted", "denied", "unknown", "ignore"]
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class CsvOptions(StrictModel):
+    """How a delimited text file is written."""
+
+    delimiter: str = Field(",", min_length=1, max_length=1)
+    """One character; ``\\t`` for TSV (the ``tsv`` format sets it for you)."""
+    quotechar: str = Field('"', min_length=1, max_length=1)
+    encoding: str = "utf-8"
+    """``utf-8`` (a byte-order mark is skipped), ``latin-1``, ``cp1252``…"""
+
+
+class JsonOptions(StrictModel):
+    """Where the records are in a JSON document."""
+
+    records_path: str | None = None
+    """Dot path to the array of records (``data.members``); none = the top level."""
+
+
+class ColumnValue(StrictModel):
+    """A text value taken from a column, or a constant."""
+
+    column: str | None = None
+    value: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ColumnValue:
+        if (self.column is None) == (self.value is None):
+            raise ValueError("give exactly one of 'column' or 'value'")
+        return self
+
+
+class IdentifierSpec(StrictModel):
+    """One identifier column and how to normalize it."""
+
+    column: str
+    """Column name, or a JSON dot path (``traits.email``)."""
+    normalizer: Normalizer | None = None
+    """Defaults by kind: ``email``, ``phone`` (E.164), ``sha256`` for ``*_sha256``, else ``id``."""
+    default_region: str | None = None
+    """Region for phone numbers written without a country code (defaults to the config's)."""
+    profile: HashProfile = "plain"
+    """For hashed kinds: how the platform normalizes before hashing (``google`` applies the
+    Gmail dot/plus rule; ``meta`` hashes phones without ``+``)."""
+
+
+class TimestampSpec(StrictModel):
+    """When a preference was set."""
+
+    column: str | list[str]
+    """A column, or several tried in order (the first non-empty wins)."""
+    format: str = "iso8601"
+    """``iso8601``, ``epoch_s``, ``epoch_ms`` or a strftime pattern (``%Y-%m-%d %H:%M:%S``)."""
+    timezone: str = "UTC"
+    """The zone assumed for values written without an offset."""
+
+    @property
+    def columns(self) -> list[str]:
+        return [self.column] if isinstance(self.column, str) else list(self.column)
+
+
+class KeyFromColumn(StrictModel):
+    """A purpose, channel or scope read from a column (long layouts)."""
+
+    column: str
+    values: dict[str, str] | None = None
+    """Raw value → canonical name (or ``ignore``); matched ignoring case and spaces.
+    Without it the raw value is used, lowercased."""
+
+
+KeyPart = str | KeyFromColumn
+
+
+class StateFromColumn(StrictModel):
+    """A state read from a column through a vocabulary."""
+
+    column: str
+    vocabulary: str | None = None
+    """A built-in vocabulary (``boolean``, ``sms_keywords``) or one named under
+    ``vocabularies``."""
+    values: dict[str, StateTarget] = Field(default_factory=dict)
+    """Raw value → state, on top of the vocabulary; matched ignoring case and spaces."""
+    invert: bool = False
+    """Swap granted and denied: for "opted out" booleans such as ``HasOptedOutOfEmail``."""
+
+    @model_validator(mode="after")
+    def _has_vocabulary(self) -> StateFromColumn:
+        if self.vocabulary is None and not self.values:
+            raise ValueError("give a 'vocabulary', 'values', or both")
+        return self
+
+
+class ListItem(StrictModel):
+    """What one id in a list-valued column stands for."""
+
+    purpose: str | None = None
+    channel: str | None = None
+    scope: str | None = None
+
+
+class ListSpec(StrictModel):
+    """A list-valued column: a JSON array, or text split by ``separator``."""
+
+    column: str
+    separator: str = ","
+    items: dict[str, ListItem]
+    """Id → the key it stands for (parts left out come from the rule)."""
+    present: Literal["granted", "denied"] = "granted"
+    """The state of a key whose id is in the list."""
+    absent: Literal["granted", "denied"] | None = None
+    """The state of a listed key whose id is *not* in the list; none = no observation."""
+
+
+class RowFilter(StrictModel):
+    """Rows to leave out on purpose (counted as ``rows_ignored``)."""
+
+    column: str
+    values: list[str] | None = None
+    """Ignore rows whose value is one of these (ignoring case and spaces)."""
+    empty: bool = False
+    """Ignore rows where the column is empty."""
+
+
+class PreferenceRule(StrictModel):
+    """One preference an export carries, in any layout."""
+
+    purpose: KeyPart | None = None
+    channel: KeyPart = ANY
+    scope: KeyPart = ANY
+    state: State | StateFromColumn | None = None
+    """A state column (wide and long layouts), or a fixed state (membership)."""
+    list: ListSpec | None = None
+    updated_at: TimestampSpec | None = None
+    """Overrides the mapping's ``updated_at`` for this preference."""
+    capture_source: ColumnValue | None = None
+    proof: ColumnValue | None = None
+
+    @model_validator(mode="after")
+    def _state_or_list(self) -> PreferenceRule:
+        if (self.state is None) == (self.list is None):
+            raise ValueError("give exactly one of 'state' or 'list'")
+        if self.list is None and self.purpose is None:
+            raise ValueError("'purpose' is required")
+        if self.list is not None and self.purpose is None:
+            missing = [i for i, item in self.list.items.items() if item.purpose is None]
+            if missing:
+                raise ValueError(f"list items without a purpose: {', '.join(missing)}")
+        return self
+
+    @field_validator("purpose", "channel", "scope", mode="before")
+    @classmethod
+    def _lower_literal(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+class Mapping(StrictModel):
+    """How to read one kind of export into canonical observations."""
+
+    description: str | None = None
+    format: FileFormat | None = None
+    """Inferred from the file extension when left out (``.csv``, ``.tsv``, ``.json``,
+    ``.jsonl``/``.ndjson``, ``.parquet``, each optionally ``.gz``)."""
+    csv: CsvOptions = CsvOptions()
+    json_records: JsonOptions = Field(default_factory=JsonOptions, alias="json")
+    file_name_fields: dict[str, str] = Field(default_factory=dict)
+    """Column name → regular expression on the file name whose first group becomes
+    that column's value (Mailchimp puts the status in the file name)."""
+    record_id: str | None = None
+    """Column holding the system's own record id."""
+    identifiers: dict[str, IdentifierSpec]
+    updated_at: TimestampSpec | None = None
+    capture_source: ColumnValue | None = None
+    proof: ColumnValue | None = None
+    ignore_rows: list[RowFilter] = Field(default_factory=list)
+    vocabularies: dict[str, dict[str, StateTarget]] = Field(default_factory=dict)
+    """Named vocabularies for this mapping: raw value → state."""
+    preferences: list[PreferenceRule] = Field(min_length=1)
+
+    model_config = StrictModel.model_config | {"populate_by_name": True}
+
+    @field_validator("identifiers")
+    @classmethod
+    def _identifier_names(cls, value: dict[str, IdentifierSpec]) -> dict[str, IdentifierSpec]:
+        if not value:
+            raise ValueError("at least one identifier is required")
+        for name in value:
+            if not _NAME.match(name):
+                raise ValueError(f"{name!r} is not a valid identifier kind name")
+        return value
+
+    def columns_used(self) -> list[tuple[str, str]]:
+        """Every (where, column) this mapping reads, for header checks."""
+        used: list[tuple[str, str]] = []
+        if self.record_id:
+            used.append(("record_id", self.record_id))
+        used += [(f"identifiers.{kind}", spec.column) for kind, spec in self.identifiers.items()]
+        if self.updated_at:
+            used += [("updated_at", column) for column in self.updated_at.columns]
+        for where, spec in (("capture_source", self.capture_source), ("proof", self.proof)):
+            if spec and spec.column:
+                used.append((where, spec.column))
+        used += [(f"ignore_rows[{i}]", f.column) for i, f in enumerate(self.ignore_rows)]
+        for i, rule in enumerate(self.preferences):
+            where = f"preferences[{i}]"
+            for part in ("purpose", "channel", "scope"):
+                value = getattr(rule, part)
+                if isinstance(value, KeyFromColumn):
+                    used.append((f"{where}.{part}", value.column))
+            if isinstance(rule.state, StateFromColumn):
+                used.append((f"{where}.state", rule.state.column))
+            if rule.list:
+                used.append((f"{where}.list", rule.list.column))
+            if rule.updated_at:
+                used += [(f"{where}.updated_at", c) for c in rule.updated_at.columns]
+            for name in ("capture_source", "proof"):
+                spec = getattr(rule, name)
+                if spec and spec.column:
+                    used.append((f"{where}.{name}", spec.column))
+        file_fields = set(self.file_name_fields)
+        return [(where, column) for where, column in used if column not in file_fields]

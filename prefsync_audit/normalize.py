@@ -1,0 +1,209 @@
+"""Value normalizers: identifiers, timestamps and vocabularies.
+
+Every function here works on a whole column and normalizes each *distinct*
+value once (exports repeat values a lot: statuses, dates, shared emails), then
+maps the results back. Invalid values become missing, never a guess.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import phonenumbers
+
+from prefsync_audit.mapping import HashProfile, StateTarget, TimestampSpec
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_E164 = re.compile(r"^\+[1-9]\d{9,14}$")
+_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_HAS_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
+_GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
+
+#: The lowest and highest timestamps accepted as real (others are typos or sentinels).
+EARLIEST = pd.Timestamp("1990-01-01", tz="UTC")
+LATEST = pd.Timestamp("2100-01-01", tz="UTC")
+
+
+def map_distinct(values: pd.Series, function: Callable[[str], object]) -> pd.Series:
+    """Apply ``function`` once per distinct non-missing value of ``values``."""
+    present = values.dropna()
+    if present.empty:
+        return pd.Series([None] * len(values), index=values.index, dtype="object")
+    uniques = pd.unique(present.astype(str))
+    lookup = {value: function(value) for value in uniques}
+    return values.map(lookup, na_action="ignore").astype("object")
+
+
+def normalize_email(value: str) -> str | None:
+    """Trim, lowercase, Unicode NFC; ``None`` when it is not an email address."""
+    email = unicodedata.normalize("NFC", value.strip()).lower()
+    return email if _EMAIL.match(email) else None
+
+
+def apply_email_profile(email: str, profile: HashProfile) -> str:
+    """Google removes dots and ``+suffix`` from Gmail local parts before hashing."""
+    if profile == "google":
+        local, _, domain = email.rpartition("@")
+        if domain in _GMAIL_DOMAINS:
+            local = local.split("+", 1)[0].replace(".", "")
+            return f"{local}@{domain}"
+    return email
+
+
+def make_phone_normalizer(default_region: str) -> Callable[[str], str | None]:
+    """A normalizer to E.164 that assumes ``default_region`` for national numbers."""
+
+    def normalize_phone(value: str) -> str | None:
+        text = value.strip()
+        # Fast path: numbers exported already in E.164 need no parsing.
+        if _E164.match(text):
+            return text
+        try:
+            number = phonenumbers.parse(text, default_region)
+        except phonenumbers.NumberParseException:
+            return None
+        if not phonenumbers.is_valid_number(number):
+            return None
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    return normalize_phone
+
+
+def apply_phone_profile(phone: str, profile: HashProfile) -> str:
+    """Meta hashes phone numbers as digits with country code and no ``+``."""
+    return phone.lstrip("+") if profile == "meta" else phone
+
+
+def normalize_id(value: str) -> str | None:
+    text = value.strip()
+    return text or None
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def make_hash_normalizer(
+    plain_kind: str, profile: HashProfile, default_region: str
+) -> Callable[[str], str | None]:
+    """Hashed identifiers: lowercase hex, or hash a plain value the platform's way.
+
+    Audiences accept plain values too (Customer Match hashes them on upload),
+    so a value that is not 64 hex digits is normalized as ``plain_kind`` and
+    hashed under ``profile``.
+    """
+    phone = make_phone_normalizer(default_region)
+
+    def normalize_hash(value: str) -> str | None:
+        text = value.strip()
+        if _HEX64.match(text):
+            return text.lower()
+        if plain_kind == "email":
+            email = normalize_email(text)
+            return sha256_hex(apply_email_profile(email, profile)) if email else None
+        if plain_kind == "phone":
+            number = phone(text)
+            return sha256_hex(apply_phone_profile(number, profile)) if number else None
+        return sha256_hex(text) if text else None
+
+    return normalize_hash
+
+
+def identifier_normalizer(
+    kind: str, normalizer: str, profile: HashProfile, default_region: str
+) -> Callable[[str], str | None]:
+    if normalizer == "email":
+        return normalize_email
+    if normalizer == "phone":
+        return make_phone_normalizer(default_region)
+    if normalizer == "sha256":
+        return make_hash_normalizer(kind.removesuffix("_sha256"), profile, default_region)
+    if normalizer == "none":
+        return lambda value: value
+    return normalize_id
+
+
+def vocabulary_key(value: str) -> str:
+    """Case- and space-insensitive form used to look values up in vocabularies."""
+    return " ".join(str(value).split()).casefold()
+
+
+BOOLEAN_VOCABULARY: dict[str, StateTarget] = {
+    **dict.fromkeys(["true", "t", "yes", "y", "1", "on", "checked", "opted in"], "granted"),
+    **dict.fromkeys(["false", "f", "no", "n", "0", "off", "unchecked", "opted out"], "denied"),
+}
+SMS_KEYWORDS_VOCABULARY: dict[str, StateTarget] = {
+    **dict.fromkeys(
+        ["stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout",
+         "opt out", "opt-out"],
+        "denied",
+    ),
+    **dict.fromkeys(["start", "yes", "unstop", "subscribe"], "granted"),
+    **dict.fromkeys(["help", "info"], "ignore"),
+}
+BUILTIN_VOCABULARIES: dict[str, dict[str, StateTarget]] = {
+    "boolean": BOOLEAN_VOCABULARY,
+    "sms_keywords": SMS_KEYWORDS_VOCABULARY,
+}
+
+
+def parse_timestamps(values: pd.Series, spec: TimestampSpec) -> tuple[pd.Series, pd.Series]:
+    """Parse a column of text timestamps to UTC.
+
+    Returns ``(timestamps, bad)``: ``bad`` marks values that were present but
+    could not be read, or fall outside 1990–2100 (sentinels such as
+    ``1900-01-01`` or ``9999-12-31`` are not real preference times).
+    """
+    present = values.dropna()
+    uniques = pd.Series(pd.unique(present.astype(str)), dtype="object")
+    parsed = _parse_distinct(uniques, spec)
+    in_range = (parsed >= EARLIEST) & (parsed < LATEST)
+    parsed = parsed.where(in_range)
+    lookup = pd.Series(parsed.to_numpy(), index=uniques.to_numpy())
+    result = pd.Series(
+        pd.DatetimeIndex(values.map(lookup, na_action="ignore"), tz="UTC"), index=values.index
+    ).astype("datetime64[ns, UTC]")
+    bad = values.notna() & result.isna()
+    return result, bad
+
+
+def _parse_distinct(uniques: pd.Series, spec: TimestampSpec) -> pd.Series:
+    text = uniques.str.strip()
+    fmt = spec.format
+    if fmt in ("epoch_s", "epoch_ms"):
+        numbers = pd.to_numeric(text, errors="coerce")
+        unit = "s" if fmt == "epoch_s" else "ms"
+        limit = 4.2e9 if unit == "s" else 4.2e12  # beyond year 2100
+        numbers = numbers.where((numbers.abs() < limit) & np.isfinite(numbers))
+        return pd.to_datetime(numbers, unit=unit, utc=True, errors="coerce").astype(
+            "datetime64[ns, UTC]"
+        )
+    aware = text.str.contains(_HAS_OFFSET, na=False)
+    if fmt == "iso8601":
+        common = {"format": "ISO8601", "errors": "coerce"}
+    else:
+        aware = pd.Series("%z" in fmt or "%Z" in fmt, index=text.index)
+        common = {"format": fmt, "errors": "coerce"}
+    result = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+    if aware.any():
+        parsed = pd.to_datetime(text[aware], utc=True, **common)
+        result[aware] = _to_ns(parsed)
+    if (~aware).any():
+        naive = pd.to_datetime(text[~aware], **common)
+        if getattr(naive.dt, "tz", None) is None:
+            naive = naive.dt.tz_localize(spec.timezone, ambiguous="NaT",
+                                         nonexistent="shift_forward")
+        result[~aware] = _to_ns(naive.dt.tz_convert("UTC"))
+    return result
+
+
+def _to_ns(parsed: pd.Series) -> pd.Series:
+    """Cast to nanoseconds, dropping values outside 1990–2100 first: pandas may parse
+    sentinels such as ``9999-12-31`` at a coarser unit, and they overflow nanoseconds."""
+    parsed = parsed.where((parsed >= EARLIEST) & (parsed < LATEST))
+    return parsed.astype("datetime64[ns, UTC]")

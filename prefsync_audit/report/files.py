@@ -1,0 +1,74 @@
+"""Writing output files: atomically, and findings safe to open in a spreadsheet."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from prefsync_audit.audit import AuditResult
+from prefsync_audit.report.summary import iso, render_json
+
+#: Leading characters a spreadsheet would run as a formula (OWASP CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def write_atomic(path: Path, write: Callable[[Path], None], private: bool = False) -> None:
+    """Write through a temporary file in the same folder, then rename into place,
+    so an interrupted run never leaves a half-written file that looks complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.chmod(temporary, 0o600 if private else 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str, private: bool = False) -> None:
+    write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"), private)
+
+
+def neutralize_formulas(value: object) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def findings_for_files(findings: pd.DataFrame) -> pd.DataFrame:
+    """Findings with timestamps as ISO text, ready for CSV and Parquet."""
+    frame = findings.copy()
+    for column in ("authority_updated_at", "deciding_at", "system_updated_at"):
+        frame[column] = [iso(v) for v in frame[column]]
+    for column in frame.columns:
+        if frame[column].dtype == "object" or str(frame[column].dtype) in ("str", "string"):
+            frame[column] = frame[column].astype("object")
+    return frame
+
+
+def write_outputs(result: AuditResult, out_dir: Path) -> list[Path]:
+    """``summary.json``, ``findings.parquet`` and ``findings.csv`` into ``out_dir``."""
+    frame = findings_for_files(result.findings)
+    written = []
+    summary = out_dir / "summary.json"
+    write_text(summary, render_json(result))
+    written.append(summary)
+
+    parquet = out_dir / "findings.parquet"
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    write_atomic(parquet, lambda p: pq.write_table(table, p))
+    written.append(parquet)
+
+    csv_path = out_dir / "findings.csv"
+    safe = frame.map(neutralize_formulas) if len(frame) else frame
+    write_atomic(csv_path, lambda p: safe.to_csv(p, index=False, lineterminator="\n"))
+    written.append(csv_path)
+    return written

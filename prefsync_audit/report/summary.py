@@ -1,0 +1,86 @@
+"""The run summary as data: what ``summary.json`` holds, field by field.
+
+Built once from an :class:`AuditResult`; every renderer reads this (or the
+findings table) and nothing else. No wall-clock time goes in, so the same
+inputs and ``--as-of`` give byte-identical output.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from prefsync_audit._model import key_text
+from prefsync_audit.audit import AuditResult
+from prefsync_audit.mask import mask_value
+from prefsync_audit.thresholds import deciding_thresholds
+
+SCHEMA_VERSION = 1
+
+
+def iso(value: datetime | pd.Timestamp | None) -> str | None:
+    """UTC ISO 8601 with a ``Z``; None stays None."""
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(value).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return json.loads(frame.to_json(orient="records"))
+
+
+def build_summary(result: AuditResult) -> dict[str, Any]:
+    """The JSON-ready summary of a run (documented in docs/output.md)."""
+    config = result.config
+    canonical = result.canonical
+    quarantine = canonical.quarantine
+    by_reason = (quarantine.groupby(["system", "reason"], sort=True).size()
+                 .reset_index(name="rows"))
+    unmapped = canonical.unmapped
+    unmapped_counts = (unmapped.groupby(["system", "source_column", "raw_value"], sort=True)
+                       .size().reset_index(name="rows")
+                       .rename(columns={"source_column": "column", "raw_value": "value"}))
+    ignored = result.resolution.ignored_values.copy()
+    ignored["value"] = [mask_value(k, v) for k, v in zip(ignored["kind"], ignored["value"],
+                                                           strict=True)]
+    findings = result.findings
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool_version": result.tool_version,
+        "name": config.name,
+        "as_of": iso(result.as_of),
+        "config_sha256": config.sha256,
+        "status": result.status.value,
+        "decided_by": [t.to_dict() for t in deciding_thresholds(result.thresholds)],
+        "policy": {
+            "latency_sla_seconds": config.policy.latency_sla.total_seconds(),
+            "regrant_requires_evidence": config.policy.regrant_requires_evidence,
+            "sync_window_seconds": config.policy.sync_window.total_seconds(),
+            "authorities": [{"key": key_text(a.key), "system": a.system}
+                            for a in config.policy.authorities],
+            "must_hold": {name: [key_text(k) for k in s.must_hold]
+                          for name, s in config.systems.items() if s.must_hold},
+        },
+        "systems": list(config.systems),
+        "inputs": _records(canonical.inputs),
+        "quarantine": {"rows": len(quarantine), "by_reason": _records(by_reason)},
+        "unmapped_values": {"rows": len(unmapped), "by_value": _records(unmapped_counts)},
+        "invalid_identifiers": _records(canonical.invalid_identifiers),
+        "persons": result.identity["persons"],
+        "identity": {**result.identity, "ignored": _records(ignored)},
+        "metrics": result.metrics,
+        "findings": len(findings),
+        "findings_by_kind": result.findings_by_kind,
+        "findings_by_severity": {
+            severity: int(count)
+            for severity, count in sorted(findings["severity"].value_counts().items())
+        },
+        "thresholds": [t.to_dict() for t in result.thresholds],
+    }
+
+
+def render_json(result: AuditResult) -> str:
+    return json.dumps(build_summary(result), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
