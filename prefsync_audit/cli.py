@@ -135,7 +135,9 @@ def validate(
 def main() -> None:
     """Console entry point: one place where user errors become exit code 2."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns the exit code instead of exiting.
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else EXIT_PASS)
     except AuditError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)

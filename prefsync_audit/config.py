@@ -188,7 +188,10 @@ def presets_dir() -> Path:
 
 def _messages(error: ValidationError, doc: LocatedYaml, prefix: tuple = ()) -> list[str]:
     problems = []
-    for item in error.errors():
+    # Unknown keys first: a misspelt key also makes its intended key "missing",
+    # and the spelling is the real problem.
+    items = sorted(error.errors(), key=lambda item: item["type"] != "extra_forbidden")
+    for item in items:
         # pydantic adds union branch names to the location; drop the ones that are
         # not keys in the document so the path reads like the YAML.
         loc = tuple(part for part in item["loc"] if not _is_branch_tag(part))

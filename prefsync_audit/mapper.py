@@ -140,7 +140,8 @@ def map_file(
 
     if columns.strict and columns.missing:
         missing = ", ".join(dict.fromkeys(columns.missing))
-        raise InputError(f"{table.path}: mapped column(s) not in the file: {missing}")
+        raise InputError(
+            f"{table.path}: mapped column(s) not in the file: {missing} (system {table.system})")
 
     reasons[ignored] = None
     usable = (~ignored & reasons.isna()).to_numpy()

@@ -91,7 +91,7 @@ def authority_of_keys(keys: pd.DataFrame, config: AuditConfig) -> pd.Series:
 
 
 def _order_value(times: pd.Series) -> np.ndarray:
-    values = times.astype("int64", copy=False).to_numpy() if len(times) else np.array([], "int64")
+    values = times.astype("int64").to_numpy() if len(times) else np.array([], "int64")
     return np.where(times.isna().to_numpy(), UNTIMED, values)
 
 

@@ -98,7 +98,9 @@ def resolve_identities(records: pd.DataFrame, identity: IdentityConfig,
     links = identifier_links(records, kinds, profiles)
 
     ignored_parts = []
-    patterns = {kind: list(identity.ignore.get(kind, [])) for kind in kinds}
+    # Every configured kind, not only those with a plain column: a listed plain
+    # placeholder must still reach an audience that only holds its hash.
+    patterns = {kind: list(values) for kind, values in identity.ignore.items()}
     if identity.use_default_ignore:
         for kind, defaults in DEFAULT_PLACEHOLDERS.items():
             patterns.setdefault(kind, []).extend(defaults)
@@ -116,6 +118,11 @@ def resolve_identities(records: pd.DataFrame, identity: IdentityConfig,
         uniques = pd.unique(links.loc[in_kind, "value"])
         hit = {v for v in uniques if matcher(v)}
         listed |= in_kind & links["value"].isin(hit)
+        # The hashes derived from a placeholder would glue the same strangers together.
+        if hit and profiles.get(kind):
+            apply = apply_email_profile if kind == "email" else apply_phone_profile
+            hashed = {sha256_hex(apply(v, profile)) for v in hit for profile in profiles[kind]}
+            listed |= (links["kind"] == f"{kind}_sha256") & links["value"].isin(hashed)
     ignored_parts.append(_ignored_summary(links[listed], "placeholder list"))
     links = links[~listed]
 

@@ -1,0 +1,167 @@
+"""End-to-end CLI tests: exit codes, outputs, determinism, validate, error paths."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MINI = Path(__file__).parent / "fixtures" / "mini"
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "prefsync_audit", *args],
+                          capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+@pytest.fixture
+def mini(tmp_path: Path) -> Path:
+    target = tmp_path / "mini"
+    shutil.copytree(MINI, target)
+    return target / "audit.yaml"
+
+
+def test_version():
+    done = cli("--version")
+    assert done.returncode == 0
+    assert done.stdout.startswith("prefsync-audit ")
+
+
+def test_run_exit_codes_follow_fail_on(mini: Path):
+    # Two suppression gaps: above warn (0), below fail (5).
+    assert cli("run", str(mini)).returncode == 0
+    assert cli("run", str(mini), "--fail-on", "warn").returncode == 1
+    assert cli("run", str(mini), "--fail-on", "never").returncode == 0
+    failing = mini.read_text().replace("fail: 5", "fail: 1")
+    mini.write_text(failing)
+    done = cli("run", str(mini))
+    assert done.returncode == 1
+    assert "decided by suppression_gaps" in done.stdout
+
+
+def test_text_summary_names_status_and_masks(mini: Path):
+    done = cli("run", str(mini))
+    assert "Status: WARN" in done.stdout
+    assert "a***@x.com" in done.stdout
+    assert "a@x.com" not in done.stdout
+
+
+def test_outputs_are_written_and_deterministic(mini: Path, tmp_path: Path):
+    first, second = tmp_path / "one", tmp_path / "two"
+    assert cli("run", str(mini), "--output", str(first)).returncode == 0
+    assert cli("run", str(mini), "--output", str(second)).returncode == 0
+    for name in ("summary.json", "findings.csv", "findings.parquet"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    summary = json.loads((first / "summary.json").read_text())
+    for field in ("schema_version", "tool_version", "as_of", "config_sha256", "inputs",
+                  "persons", "metrics", "findings_by_kind", "thresholds", "status"):
+        assert field in summary
+    assert summary["as_of"] == "2026-03-01T00:00:00Z"
+    assert summary["persons"] == 6
+    assert summary["status"] == "warn"
+    for entry in summary["inputs"]:
+        assert entry["rows_read"] == (entry["rows_mapped"] + entry["rows_quarantined"]
+                                      + entry["rows_ignored"])
+    header = (first / "findings.csv").read_text().splitlines()[0]
+    assert header.startswith("finding_id,kind,severity,person_id,system,purpose")
+
+
+def test_as_of_flag_overrides_config(mini: Path):
+    done = cli("run", str(mini), "--format", "json", "--as-of", "2026-01-02T00:00:00Z")
+    summary = json.loads(done.stdout)
+    assert summary["as_of"] == "2026-01-02T00:00:00Z"
+    # One day after person a's denial: inside the 72h SLA, so pending, not a gap.
+    assert summary["findings_by_kind"].get("suppression_gap", 0) == 0
+
+
+def test_json_format(mini: Path):
+    done = cli("run", str(mini), "--format", "json")
+    assert json.loads(done.stdout)["findings_by_kind"]["suppression_gap"] == 2
+
+
+def test_strict_makes_unmapped_values_an_error(mini: Path):
+    done = cli("run", str(mini), "--strict")
+    assert done.returncode == 2
+    assert "unmapped" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_validate_ok(mini: Path):
+    done = cli("validate", str(mini))
+    assert done.returncode == 0, done.stderr
+    assert "OK" in done.stdout
+
+
+def test_validate_reports_every_problem(mini: Path):
+    text = mini.read_text()
+    text = text.replace("column: Status", "column: Statuz").replace("column: changed",
+                                                                      "column: chnged")
+    text = text.replace("policy:\n", "policy:\n  latency_slaa: 3h\n", 1)
+    mini.write_text(text)
+    done = cli("validate", str(mini))
+    assert done.returncode == 2
+    assert "latency_slaa" in done.stderr and "unknown key" in done.stderr
+    mini.write_text(text.replace("\n  latency_slaa: 3h", ""))
+    done = cli("validate", str(mini))
+    assert done.returncode == 2
+    assert "'Statuz'" in done.stderr and "'chnged'" in done.stderr
+    assert "2 problem(s)" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda t: t.replace("systems:", "systemz:"), "unknown key"),
+        (lambda t: t.replace("exports/esp.csv", "exports/missing.csv"), "not found"),
+        (lambda t: t.replace("column: Status", "column: Statuz"), "not in the file"),
+        (lambda t: t.replace("system: cmp", "system: nope"), "unknown system"),
+        (lambda t: t + "  : [\n", "invalid YAML"),
+    ],
+    ids=["unknown-key", "missing-export", "missing-column", "unknown-authority", "bad-yaml"],
+)
+def test_errors_are_one_line_exit_2(mini: Path, change, expected):
+    mini.write_text(change(mini.read_text()))
+    done = cli("run", str(mini))
+    assert done.returncode == 2
+    assert expected in done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert any(name in done.stderr for name in (mini.name, "esp.csv", "cmp.csv", "missing"))
+
+
+def test_config_errors_name_file_and_line(mini: Path):
+    mini.write_text(mini.read_text().replace("    paths: exports/esp.csv",
+                                             "    pathz: exports/esp.csv"))
+    done = cli("run", str(mini))
+    assert done.returncode == 2
+    assert f"{mini}:" in done.stderr
+    assert "systems.esp.pathz" in done.stderr
+
+
+def test_bad_as_of_and_usage_errors(mini: Path):
+    assert cli("run", str(mini), "--as-of", "yesterday-ish").returncode == 2
+    assert cli("run", str(mini), "--format", "xml").returncode == 2
+    assert cli("nonsense").returncode == 2
+
+
+def test_library_result_matches_cli(mini: Path):
+    from prefsync_audit import run_audit
+
+    result = run_audit(mini)
+    summary = json.loads(cli("run", str(mini), "--format", "json").stdout)
+    assert result.findings_by_kind == summary["findings_by_kind"]
+    assert result.status.value == summary["status"]
+
+
+def test_every_command_has_help_with_example_and_is_documented():
+    from prefsync_audit.cli import app
+
+    docs = Path(__file__).parent.parent / "docs" / "cli.md"
+    for command in app.registered_commands:
+        name = command.name or command.callback.__name__
+        assert command.callback.__doc__ and "Example" in command.callback.__doc__, name
+        if docs.exists():
+            assert f"prefsync-audit {name}" in docs.read_text(), name

@@ -1,0 +1,88 @@
+"""Findings on a tiny three-system scenario (tests/fixtures/mini): one of each kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from prefsync_audit import run_audit
+
+MINI = Path(__file__).parent / "fixtures" / "mini" / "audit.yaml"
+
+
+@pytest.fixture(scope="module")
+def result():
+    return run_audit(MINI)
+
+
+def _finding(result, kind, system):
+    rows = result.findings[(result.findings["kind"] == kind)
+                           & (result.findings["system"] == system)]
+    assert len(rows) == 1, rows
+    return rows.iloc[0]
+
+
+def test_counts_per_kind(result):
+    assert result.findings_by_kind == {
+        "missing_preference": 1, "over_suppression": 1, "pending_sync": 1,
+        "suppression_gap": 2, "unconfirmed_grant": 1, "unmapped_value": 1,
+    }
+
+
+def test_gap_older_than_sla_is_suppression_gap_with_lag_since_denial(result):
+    gaps = result.findings[result.findings["kind"] == "suppression_gap"]
+    assert set(gaps["system"]) == {"esp", "ads"}
+    esp = _finding(result, "suppression_gap", "esp")
+    assert esp["expected_state"] == "denied" and esp["actual_state"] == "granted"
+    assert esp["authority_system"] == "cmp" and esp["deciding_system"] == "cmp"
+    # 2026-01-01 → as_of 2026-03-01 is 59 days.
+    assert esp["lag_seconds"] == 59 * 86400
+    assert esp["identifiers"].startswith("email=a***@x.com")
+    assert esp["source_file"] == "exports/esp.csv" and esp["source_row"] == 1
+
+
+def test_hashed_audience_member_is_gap_without_timestamp(result):
+    ads = _finding(result, "suppression_gap", "ads")
+    assert str(ads["system_updated_at"]) == "NaT"
+
+
+def test_denial_within_sla_is_pending(result):
+    pending = _finding(result, "pending_sync", "esp")
+    assert pending["lag_seconds"] == 86400
+    assert pending["severity"] == "info"
+
+
+def test_over_suppression_unconfirmed_missing_unmapped(result):
+    assert _finding(result, "over_suppression", "esp")["identifiers"] == "email=b***@x.com"
+    assert _finding(result, "unconfirmed_grant", "esp")["expected_state"] == "unknown"
+    assert _finding(result, "missing_preference", "esp")["identifiers"] == "email=f***@x.com"
+    unmapped = _finding(result, "unmapped_value", "cmp")
+    assert unmapped["detail"] == "Status=WEIRD"
+
+
+def test_unknown_value_never_granted(result):
+    observations = result.canonical.observations
+    weird = observations[observations["raw_value"] == "WEIRD"]
+    assert list(weird["state"]) == ["unknown"]
+
+
+def test_finding_ids_are_unique_and_stable(result):
+    again = run_audit(MINI)
+    assert result.findings["finding_id"].is_unique
+    assert list(again.findings["finding_id"]) == list(result.findings["finding_id"])
+
+
+def test_unverified_resubscribe(tmp_path):
+    (tmp_path / "cmp.csv").write_text(
+        "Email,Status,Date,Source\na@x.com,OPT_OUT,2026-01-01T00:00:00Z,web\n")
+    (tmp_path / "esp.csv").write_text(
+        "email,phone,optout,changed\na@x.com,,false,2026-02-01T00:00:00Z\n")
+    config = (MINI.read_text().replace("exports/", "")
+              .replace("  ads:\n", "  zz_unused:\n", 0))
+    config = config[: config.index("  ads:")] + config[config.index("policy:"):]
+    (tmp_path / "audit.yaml").write_text(config)
+    result = run_audit(tmp_path / "audit.yaml")
+    row = _finding(result, "unverified_resubscribe", "esp")
+    assert row["expected_state"] == "denied" and row["actual_state"] == "granted"
+    assert row["lag_seconds"] == 31 * 86400
