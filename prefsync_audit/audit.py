@@ -15,13 +15,13 @@ from typing import Any
 import pandas as pd
 
 from prefsync_audit import __version__
+from prefsync_audit.compare import find
 from prefsync_audit.config import AuditConfig, load_config, utc_now
 from prefsync_audit.errors import ConfigError
 from prefsync_audit.load import load_file, resolve_paths
 from prefsync_audit.mapper import INPUT_COLUMNS, map_file
 from prefsync_audit.metrics import compute_metrics, identity_metrics
 from prefsync_audit.policy import Evaluation, evaluate, key_universe
-from prefsync_audit.compare import find
 from prefsync_audit.resolve import Resolution, hash_profiles, resolve_identities
 from prefsync_audit.thresholds import ThresholdResult, check_thresholds, overall_status
 from prefsync_audit.vocab import Status
@@ -97,27 +97,39 @@ def load_canonical(config: AuditConfig) -> Canonical:
             mapped.quarantine.insert(0, "system", system)
             mapped.quarantine.insert(1, "source_file", str(display))
             quarantine.append(mapped.quarantine)
-            inputs.append({"system": system, "path": str(display), "sha256": table.sha256,
-                           **mapped.accounting})
-            invalid += [{"system": system, "kind": kind, "values": count}
-                        for kind, count in mapped.invalid_identifiers.items() if count]
+            inputs.append(
+                {
+                    "system": system,
+                    "path": str(display),
+                    "sha256": table.sha256,
+                    **mapped.accounting,
+                }
+            )
+            invalid += [
+                {"system": system, "kind": kind, "values": count}
+                for kind, count in mapped.invalid_identifiers.items()
+                if count
+            ]
     kinds = list(config.identity.kinds)
     all_records = pd.concat(records, ignore_index=True)
     for kind in kinds:
         if kind not in all_records.columns:
             all_records[kind] = None
-    extra = [c for c in all_records.columns if c not in ("record_key", "system", "source_file",
-                                                         "source_row", "record_id", *kinds)]
-    all_records = all_records[["record_key", "system", "source_file", "source_row",
-                               "record_id", *kinds, *extra]]
+    extra = [
+        c
+        for c in all_records.columns
+        if c not in ("record_key", "system", "source_file", "source_row", "record_id", *kinds)
+    ]
+    all_records = all_records[
+        ["record_key", "system", "source_file", "source_row", "record_id", *kinds, *extra]
+    ]
     all_observations = pd.concat(observations, ignore_index=True)
     all_observations["updated_at"] = pd.to_datetime(all_observations["updated_at"], utc=True)
     systems = list(config.systems)
     all_records["system"] = pd.Categorical(all_records["system"], categories=systems)
     for column in CATEGORICAL:
         if column == "system":
-            all_observations[column] = pd.Categorical(all_observations[column],
-                                                       categories=systems)
+            all_observations[column] = pd.Categorical(all_observations[column], categories=systems)
         else:
             all_observations[column] = all_observations[column].astype("category")
     return Canonical(
@@ -144,8 +156,9 @@ def _is_json(path: Path, fmt: str | None) -> bool:
     return name.endswith((".json", ".jsonl", ".ndjson"))
 
 
-def run_audit(config: AuditConfig | str | Path, as_of: datetime | None = None,
-              strict: bool = False) -> AuditResult:
+def run_audit(
+    config: AuditConfig | str | Path, as_of: datetime | None = None, strict: bool = False
+) -> AuditResult:
     """Run the whole audit and return its result.
 
     ``as_of`` is the audit's "now" (default: the config's ``as_of``, else the
@@ -159,36 +172,59 @@ def run_audit(config: AuditConfig | str | Path, as_of: datetime | None = None,
         first = canonical.unmapped.iloc[0]
         raise ConfigError(
             f"--strict: {len(canonical.unmapped)} unmapped value(s), first in system "
-            f"{first['system']}, column {first['source_column']!r}: {first['raw_value']!r}")
+            f"{first['system']}, column {first['source_column']!r}: {first['raw_value']!r}"
+        )
 
     records = canonical.records
     resolution = resolve_identities(
-        records, config.identity,
-        hash_profiles([config.mapping_of(s) for s in config.systems]))
+        records, config.identity, hash_profiles([config.mapping_of(s) for s in config.systems])
+    )
     person_of_record = resolution.person_of_record
     observations = canonical.observations.copy()
-    observations["person_id"] = person_of_record.reindex(
-        observations["record_key"]).to_numpy()
-    persons_by_system = pd.DataFrame({
-        "person_id": person_of_record.to_numpy(),
-        "system": records["system"].astype("object").to_numpy(),
-        "record_key": records["record_key"].to_numpy(),
-    }).drop_duplicates(["person_id", "system"])
+    observations["person_id"] = person_of_record.reindex(observations["record_key"]).to_numpy()
+    persons_by_system = pd.DataFrame(
+        {
+            "person_id": person_of_record.to_numpy(),
+            "system": records["system"].astype("object").to_numpy(),
+            "record_key": records["record_key"].to_numpy(),
+        }
+    ).drop_duplicates(["person_id", "system"])
 
     keys = key_universe(observations, persons_by_system, config)
     evaluation = evaluate(observations, keys, config)
-    findings, compared = find(evaluation, resolution, records, canonical.unmapped,
-                              persons_by_system, config, as_of)
-    metrics = compute_metrics(compared, evaluation.expected, findings, observations, records,
-                              person_of_record, config, as_of)
-    identity = identity_metrics(records, person_of_record, resolution.conflicts,
-                                resolution.ignored_values, list(config.systems))
+    findings, compared = find(
+        evaluation, resolution, records, canonical.unmapped, persons_by_system, config, as_of
+    )
+    metrics = compute_metrics(
+        compared,
+        evaluation.expected,
+        findings,
+        observations,
+        records,
+        person_of_record,
+        config,
+        as_of,
+    )
+    identity = identity_metrics(
+        records,
+        person_of_record,
+        resolution.conflicts,
+        resolution.ignored_values,
+        list(config.systems),
+    )
     metrics["overall"]["quarantined_rows"] = int(canonical.inputs["rows_quarantined"].sum())
     thresholds = check_thresholds(config.thresholds, metrics, {})
     return AuditResult(
-        config=config, as_of=as_of, canonical=canonical, resolution=resolution,
-        evaluation=evaluation, findings=findings, metrics=metrics, identity=identity,
-        thresholds=thresholds, status=overall_status(thresholds),
+        config=config,
+        as_of=as_of,
+        canonical=canonical,
+        resolution=resolution,
+        evaluation=evaluation,
+        findings=findings,
+        metrics=metrics,
+        identity=identity,
+        thresholds=thresholds,
+        status=overall_status(thresholds),
         persons_by_system=persons_by_system,
     )
 

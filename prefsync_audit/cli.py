@@ -52,8 +52,12 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Audit whether every system honours every privacy preference."""
 
@@ -73,18 +77,27 @@ def _parse_as_of(value: str | None) -> datetime | None:
 @app.command()
 def run(
     config: Annotated[Path, typer.Argument(help="The audit config (audit.yaml).")],
-    as_of: Annotated[str | None, typer.Option(
-        "--as-of", help="The audit's 'now' (ISO 8601); default: the config's as_of, else now."
-    )] = None,
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write summary.json, findings.parquet and findings.csv here.")
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="The audit's 'now' (ISO 8601); default: the config's as_of, else now."
+        ),
     ] = None,
-    output_format: Annotated[OutputFormat, typer.Option(
-        "--format", "-f", help="What to print on stdout.")] = OutputFormat.text,
-    fail_on: Annotated[FailOn, typer.Option(
-        "--fail-on", help="Exit 1 when the status reaches this level.")] = FailOn.fail,
-    strict: Annotated[bool, typer.Option(
-        "--strict", help="Treat unmapped values as an error (exit 2).")] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write summary.json, findings.parquet and findings.csv here."
+        ),
+    ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.")
+    ] = OutputFormat.text,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="Exit 1 when the status reaches this level.")
+    ] = FailOn.fail,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Treat unmapped values as an error (exit 2).")
+    ] = False,
 ) -> None:
     """Run the audit and print its summary.
 

@@ -20,10 +20,27 @@ from prefsync_audit.resolve import Resolution
 from prefsync_audit.vocab import DEFAULT_SEVERITY, FindingKind, Severity, State
 
 FINDING_COLUMNS = [
-    "finding_id", "kind", "severity", "person_id", "system", "purpose", "channel", "scope",
-    "expected_state", "actual_state", "authority_system", "authority_updated_at",
-    "deciding_system", "deciding_at", "system_updated_at", "lag_seconds", "identity_conflict",
-    "identifiers", "source_file", "source_row", "detail",
+    "finding_id",
+    "kind",
+    "severity",
+    "person_id",
+    "system",
+    "purpose",
+    "channel",
+    "scope",
+    "expected_state",
+    "actual_state",
+    "authority_system",
+    "authority_updated_at",
+    "deciding_system",
+    "deciding_at",
+    "system_updated_at",
+    "lag_seconds",
+    "identity_conflict",
+    "identifiers",
+    "source_file",
+    "source_row",
+    "detail",
 ]
 KIND_ORDER = list(FindingKind)
 SEVERITY_ORDER = [Severity.CRITICAL, Severity.WARNING, Severity.INFO]
@@ -41,33 +58,48 @@ def classify(compared: pd.DataFrame, config: AuditConfig, as_of: datetime) -> pd
     system_time = compared["system_updated_at"]
     deciding = compared["deciding_at"]
     newer_grant = (system_time > deciding).fillna(False).to_numpy(dtype=bool)
-    sla = compared["system"].astype("object").map(
-        {name: config.latency_sla_of(name) for name in config.systems}).astype("timedelta64[ns]")
+    sla = (
+        compared["system"]
+        .astype("object")
+        .map({name: config.latency_sla_of(name) for name in config.systems})
+        .astype("timedelta64[ns]")
+    )
     waiting = pd.Timestamp(as_of) - deciding
     overdue = (deciding.isna() | (waiting > sla)).to_numpy(dtype=bool)
 
     gap_like = (expected == State.DENIED) & (actual == State.GRANTED)
     kinds = np.select(
-        [gap_like & newer_grant, gap_like & overdue, gap_like,
-         (expected == State.GRANTED) & (actual == State.DENIED),
-         (expected == State.UNKNOWN) & (actual == State.GRANTED)],
-        [FindingKind.UNVERIFIED_RESUBSCRIBE.value, FindingKind.SUPPRESSION_GAP.value,
-         FindingKind.PENDING_SYNC.value, FindingKind.OVER_SUPPRESSION.value,
-         FindingKind.UNCONFIRMED_GRANT.value],
+        [
+            gap_like & newer_grant,
+            gap_like & overdue,
+            gap_like,
+            (expected == State.GRANTED) & (actual == State.DENIED),
+            (expected == State.UNKNOWN) & (actual == State.GRANTED),
+        ],
+        [
+            FindingKind.UNVERIFIED_RESUBSCRIBE.value,
+            FindingKind.SUPPRESSION_GAP.value,
+            FindingKind.PENDING_SYNC.value,
+            FindingKind.OVER_SUPPRESSION.value,
+            FindingKind.UNCONFIRMED_GRANT.value,
+        ],
         default="",
     )
     return pd.Series(kinds, index=compared.index).replace("", pd.NA)
 
 
-def person_identifiers(records: pd.DataFrame, person_of_record: pd.Series,
-                       kinds: list[str]) -> pd.Series:
+def person_identifiers(
+    records: pd.DataFrame, person_of_record: pd.Series, kinds: list[str]
+) -> pd.Series:
     """A masked summary of each person's identifiers (``email=j***@x.com phone=…``)."""
     persons = pd.DataFrame({"person_id": person_of_record.to_numpy()})
     parts = []
     for kind in ("email", "phone", "customer_id", "email_sha256", "phone_sha256"):
         if kind not in kinds or kind not in records.columns:
             continue
-        values = pd.DataFrame({"person_id": persons["person_id"], "value": records[kind].to_numpy()})
+        values = pd.DataFrame(
+            {"person_id": persons["person_id"], "value": records[kind].to_numpy()}
+        )
         first = values.dropna().groupby("person_id")["value"].min()
         if first.empty:
             continue
@@ -85,9 +117,15 @@ def _finding_ids(frame: pd.DataFrame, anchors: pd.DataFrame) -> pd.Series:
         return ["" if pd.isna(v) else str(v) for v in values]
 
     parts = zip(
-        text(frame["kind"]), text(frame["system"]), text(frame["purpose"]),
-        text(frame["channel"]), text(frame["scope"]), text(anchor["anchor_kind"]),
-        text(anchor["anchor_value"]), text(frame["detail"]), strict=True,
+        text(frame["kind"]),
+        text(frame["system"]),
+        text(frame["purpose"]),
+        text(frame["channel"]),
+        text(frame["scope"]),
+        text(anchor["anchor_kind"]),
+        text(anchor["anchor_value"]),
+        text(frame["detail"]),
+        strict=True,
     )
     ids = [hashlib.sha256("|".join(p).encode()).hexdigest()[:16] for p in parts]
     return pd.Series(ids, index=frame.index, dtype="object")
@@ -112,20 +150,38 @@ def find(
     conflicts = resolution.conflicts
     if len(conflicts):
         masked = conflicts.apply(
-            lambda row: f"{row['kind']}: " + ", ".join(
-                mask_series(row["kind"], pd.Series(row["values"])).tolist()), axis=1)
-        parts.append(pd.DataFrame({"person_id": conflicts["person_id"],
-                                   "kind": FindingKind.IDENTITY_CONFLICT.value,
-                                   "detail": masked}))
+            lambda row: (
+                f"{row['kind']}: "
+                + ", ".join(mask_series(row["kind"], pd.Series(row["values"])).tolist())
+            ),
+            axis=1,
+        )
+        parts.append(
+            pd.DataFrame(
+                {
+                    "person_id": conflicts["person_id"],
+                    "kind": FindingKind.IDENTITY_CONFLICT.value,
+                    "detail": masked,
+                }
+            )
+        )
     if len(unmapped):
         person = resolution.person_of_record.reindex(unmapped["record_key"]).to_numpy()
-        parts.append(pd.DataFrame({
-            "person_id": person, "kind": FindingKind.UNMAPPED_VALUE.value,
-            "system": unmapped["system"].astype("object").to_numpy(),
-            "record_key": unmapped["record_key"].to_numpy(),
-            "detail": (unmapped["source_column"].astype(str) + "=" + unmapped["raw_value"]
-                       .astype(str)).to_numpy(),
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "person_id": person,
+                    "kind": FindingKind.UNMAPPED_VALUE.value,
+                    "system": unmapped["system"].astype("object").to_numpy(),
+                    "record_key": unmapped["record_key"].to_numpy(),
+                    "detail": (
+                        unmapped["source_column"].astype(str)
+                        + "="
+                        + unmapped["raw_value"].astype(str)
+                    ).to_numpy(),
+                }
+            )
+        )
     findings = pd.concat([p for p in parts if len(p)], ignore_index=True)
     return _finish(findings, resolution, records, config), compared
 
@@ -143,13 +199,15 @@ def _finding_lag(rows: pd.DataFrame, as_of: datetime) -> pd.Series:
     return lag.clip(lower=0)
 
 
-def _missing(evaluation: Evaluation, persons_by_system: pd.DataFrame,
-             config: AuditConfig) -> pd.DataFrame:
+def _missing(
+    evaluation: Evaluation, persons_by_system: pd.DataFrame, config: AuditConfig
+) -> pd.DataFrame:
     """Persons a system knows but holds no state for, on a key it must hold."""
     parts = []
     for system, settings in config.systems.items():
-        persons = persons_by_system.loc[persons_by_system["system"] == system,
-                                        ["person_id", "record_key"]]
+        persons = persons_by_system.loc[
+            persons_by_system["system"] == system, ["person_id", "record_key"]
+        ]
         for key in settings.must_hold:
             wanted = persons.assign(purpose=key[0], channel=key[1], scope=key[2], system=system)
             parts.append(wanted)
@@ -165,17 +223,20 @@ def _missing(evaluation: Evaluation, persons_by_system: pd.DataFrame,
     return missing
 
 
-def _finish(findings: pd.DataFrame, resolution: Resolution, records: pd.DataFrame,
-            config: AuditConfig) -> pd.DataFrame:
-    for column in FINDING_COLUMNS + ["record_key"]:
+def _finish(
+    findings: pd.DataFrame, resolution: Resolution, records: pd.DataFrame, config: AuditConfig
+) -> pd.DataFrame:
+    for column in [*FINDING_COLUMNS, "record_key"]:
         if column not in findings.columns:
             findings[column] = None
     findings["severity"] = findings["kind"].map(
-        {kind.value: DEFAULT_SEVERITY[kind].value for kind in FindingKind})
+        {kind.value: DEFAULT_SEVERITY[kind].value for kind in FindingKind}
+    )
     conflicted = set(resolution.conflicts["person_id"].tolist())
     findings["identity_conflict"] = findings["person_id"].isin(conflicted)
-    identifiers = person_identifiers(records, resolution.person_of_record,
-                                     list(config.identity.kinds))
+    identifiers = person_identifiers(
+        records, resolution.person_of_record, list(config.identity.kinds)
+    )
     findings["identifiers"] = findings["person_id"].map(identifiers)
     by_record = records.set_index("record_key")
     has_record = findings["record_key"].notna()
@@ -184,17 +245,28 @@ def _finish(findings: pd.DataFrame, resolution: Resolution, records: pd.DataFram
     findings.loc[has_record, "source_row"] = by_record["source_row"].reindex(keys).to_numpy()
     findings["source_row"] = findings["source_row"].astype("Int64")
     findings["detail"] = findings["detail"].astype("object").fillna("")
-    for column in ("system", "purpose", "channel", "scope", "expected_state", "actual_state",
-                   "authority_system", "deciding_system", "source_file"):
+    for column in (
+        "system",
+        "purpose",
+        "channel",
+        "scope",
+        "expected_state",
+        "actual_state",
+        "authority_system",
+        "deciding_system",
+        "source_file",
+    ):
         findings[column] = findings[column].astype("object")
     findings["finding_id"] = _finding_ids(findings, resolution.anchors)
     findings["_kind_rank"] = findings["kind"].map({k.value: i for i, k in enumerate(KIND_ORDER)})
     findings = findings.sort_values(
         ["_kind_rank", "system", "purpose", "channel", "scope", "finding_id"],
-        na_position="first", kind="stable", ignore_index=True)
+        na_position="first",
+        kind="stable",
+        ignore_index=True,
+    )
     for column in ("authority_updated_at", "deciding_at", "system_updated_at"):
-        findings[column] = pd.to_datetime(findings[column], utc=True).astype(
-            "datetime64[ns, UTC]")
+        findings[column] = pd.to_datetime(findings[column], utc=True).astype("datetime64[ns, UTC]")
     findings["lag_seconds"] = pd.to_numeric(findings["lag_seconds"]).astype("float64")
     findings["person_id"] = findings["person_id"].astype("Int64")
     return findings[FINDING_COLUMNS].reset_index(drop=True)

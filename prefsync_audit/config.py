@@ -284,7 +284,7 @@ def load_config(path: str | Path) -> AuditConfig:
 def _check_identifier_kinds(config: AuditConfig, doc: LocatedYaml) -> list[str]:
     known = set(config.identity.kinds)
     problems = []
-    for name, system in config.systems.items():
+    for name in config.systems:
         for kind in config.mapping_of(name).identifiers:
             if kind not in known:
                 line = doc.line_of(("systems", name, "mapping"))

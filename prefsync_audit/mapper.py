@@ -84,7 +84,7 @@ class _Columns:
         available = [n for n in names if n in self.frame.columns]
         if not available:
             self.missing.append(" or ".join(names))
-            return self.get("\0absent")
+            return pd.Series([None] * len(self.frame), index=self.frame.index, dtype="object")
         result = self.frame[available[0]]
         for name in available[1:]:
             result = result.where(result.notna(), self.frame[name])
@@ -276,8 +276,8 @@ def _apply_rule(
             swap = {"granted": "denied", "denied": "granted"}
             lookup = {k: swap.get(v, v) for k, v in lookup.items()}
         states = map_distinct(raw, lambda v: lookup.get(vocabulary_key(v), State.UNKNOWN.value))
-        unknown = raw.notna() & raw.map(lambda v: vocabulary_key(v) not in lookup, na_action="ignore"
-                                        ).fillna(False).astype(bool)
+        # Stays boolean when the column is entirely blank (no float NaN to fill).
+        unknown = raw.map(lambda v: pd.notna(v) and vocabulary_key(v) not in lookup).astype(bool)
         unmapped.append(pd.DataFrame({"row": rows[unknown & keep], "source_column": spec.column,
                                       "raw_value": raw[unknown & keep]}))
         keep &= raw.notna() & (states != "ignore")

@@ -6,7 +6,8 @@ state. The models here only describe; ``mapper.py`` executes them.
 
 Layouts are expressed per preference rule:
 
-* **wide** – a rule per column: ``state: {column: HasOptedOutOfEmail, vocabulary: boolean, invert: true}``;
+* **wide** – a rule per column:
+  ``state: {column: HasOptedOutOfEmail, vocabulary: boolean, invert: true}``;
 * **long** – one rule whose purpose/channel/scope come from columns:
   ``purpose: {column: Purpose, values: {...}}``;
 * **membership** – a rule with a fixed state: ``state: denied`` (presence = state);
@@ -228,7 +229,8 @@ class Mapping(StrictModel):
             used.append(("record_id", self.record_id))
         used += [(f"identifiers.{kind}", spec.column) for kind, spec in self.identifiers.items()]
         if self.updated_at:
-            used += [("updated_at", column) for column in self.updated_at.columns]
+            # Several columns are tried in order: any one of them is enough.
+            used.append(("updated_at", " or ".join(self.updated_at.columns)))
         for where, spec in (("capture_source", self.capture_source), ("proof", self.proof)):
             if spec and spec.column:
                 used.append((where, spec.column))
@@ -244,7 +246,7 @@ class Mapping(StrictModel):
             if rule.list:
                 used.append((f"{where}.list", rule.list.column))
             if rule.updated_at:
-                used += [(f"{where}.updated_at", c) for c in rule.updated_at.columns]
+                used.append((f"{where}.updated_at", " or ".join(rule.updated_at.columns)))
             for name in ("capture_source", "proof"):
                 spec = getattr(rule, name)
                 if spec and spec.column:

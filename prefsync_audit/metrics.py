@@ -41,10 +41,9 @@ def latency_summary(lags: pd.Series, sla_seconds: pd.Series | float) -> dict[str
     lags = lags.dropna()
     if lags.empty:
         return {"count": 0, "p50": None, "p95": None, "max": None, "over_sla": 0}
-    over = lags > (sla_seconds[lags.index] if isinstance(sla_seconds, pd.Series)
-                   else sla_seconds)
+    over = lags > (sla_seconds[lags.index] if isinstance(sla_seconds, pd.Series) else sla_seconds)
     return {
-        "count": int(len(lags)),
+        "count": len(lags),
         "p50": _seconds(np.percentile(lags, 50)),
         "p95": _seconds(np.percentile(lags, 95)),
         "max": _seconds(lags.max()),
@@ -54,12 +53,13 @@ def latency_summary(lags: pd.Series, sla_seconds: pd.Series | float) -> dict[str
 
 def _comparison_counts(rows: pd.DataFrame) -> dict[str, Any]:
     both_known = rows["actual_state"].isin([State.GRANTED, State.DENIED]) & rows[
-        "expected_state"].isin([State.GRANTED, State.DENIED])
+        "expected_state"
+    ].isin([State.GRANTED, State.DENIED])
     compared = rows[both_known]
     mismatches = int((compared["actual_state"] != compared["expected_state"]).sum())
     counts = {
         "persons_compared": int(compared["person_id"].nunique()) if len(compared) else 0,
-        "comparisons": int(len(compared)),
+        "comparisons": len(compared),
         "mismatches": mismatches,
         "mismatch_rate": _rate(mismatches, len(compared)),
     }
@@ -82,15 +82,18 @@ def compute_metrics(
     """All metrics of the run as a JSON-ready dict."""
     rows = compared.copy()
     missing = findings[findings["kind"] == FindingKind.MISSING_PREFERENCE]
-    rows = pd.concat([rows, missing[[*GROUP, "system", "kind", "expected_state"]]],
-                     ignore_index=True)
+    rows = pd.concat(
+        [rows, missing[[*GROUP, "system", "kind", "expected_state"]]], ignore_index=True
+    )
     rows["system"] = rows["system"].astype("object")
     agree = (rows["actual_state"] == rows["expected_state"]) & rows["actual_state"].isin(
-        [State.GRANTED, State.DENIED])
+        [State.GRANTED, State.DENIED]
+    )
     lag = (rows["system_updated_at"] - rows["deciding_at"]).dt.total_seconds().clip(lower=0)
     rows["lag"] = lag.where(agree)
     rows["sla_seconds"] = rows["system"].map(
-        {s: config.latency_sla_of(s).total_seconds() for s in config.systems})
+        {s: config.latency_sla_of(s).total_seconds() for s in config.systems}
+    )
 
     overall = _comparison_counts(rows)
     overall.update(_coverage(expected))
@@ -104,8 +107,10 @@ def compute_metrics(
         system_rows = rows[rows["system"] == system]
         entry = _comparison_counts(system_rows)
         entry["audit_readiness"] = audit_readiness(
-            observations[observations["system"].astype("object") == system], config,
-            only_authority=False)
+            observations[observations["system"].astype("object") == system],
+            config,
+            only_authority=False,
+        )
         entry["by_key"] = {
             key_text(key): _comparison_counts(group)
             for key, group in system_rows.groupby(KEY, sort=True)
@@ -121,30 +126,35 @@ def compute_metrics(
 def _coverage(expected: pd.DataFrame) -> dict[str, Any]:
     known = int((expected["expected_state"] != State.UNKNOWN).sum())
     return {
-        "person_keys": int(len(expected)),
+        "person_keys": len(expected),
         "expected_known": known,
         "expected_denied": int((expected["expected_state"] == State.DENIED).sum()),
         "coverage": _rate(known, len(expected)),
     }
 
 
-def _sync_success(rows: pd.DataFrame, expected: pd.DataFrame, config: AuditConfig,
-                  as_of: datetime) -> float | None:
+def _sync_success(
+    rows: pd.DataFrame, expected: pd.DataFrame, config: AuditConfig, as_of: datetime
+) -> float | None:
     """Deciding changes in the window reflected in every system holding the key."""
     start = pd.Timestamp(as_of) - config.policy.sync_window
-    recent = expected[(expected["deciding_at"] >= start)
-                      & (expected["deciding_at"] <= pd.Timestamp(as_of))]
+    recent = expected[
+        (expected["deciding_at"] >= start) & (expected["deciding_at"] <= pd.Timestamp(as_of))
+    ]
     if recent.empty:
         return None
-    held = rows[rows["actual_state"].isin([State.GRANTED, State.DENIED])
-                | (rows["kind"] == FindingKind.MISSING_PREFERENCE)]
+    held = rows[
+        rows["actual_state"].isin([State.GRANTED, State.DENIED])
+        | (rows["kind"] == FindingKind.MISSING_PREFERENCE)
+    ]
     held = held.merge(recent[GROUP], on=GROUP)
     failed = held[held["actual_state"] != held["expected_state"]][GROUP].drop_duplicates()
     return _rate(len(recent) - len(failed), len(recent))
 
 
-def audit_readiness(observations: pd.DataFrame, config: AuditConfig,
-                    only_authority: bool = True) -> float | None:
+def audit_readiness(
+    observations: pd.DataFrame, config: AuditConfig, only_authority: bool = True
+) -> float | None:
     """Authority observations with a timestamp, capture source and proof / all of them.
 
     Without any authority configured, every observation is held to the standard.
@@ -155,18 +165,27 @@ def audit_readiness(observations: pd.DataFrame, config: AuditConfig,
         rows = rows[rows["system"].astype("object").to_numpy() == authority.to_numpy()]
     if rows.empty:
         return None
-    present = [rows[c].astype("string").str.strip().fillna("").ne("")
-               for c in ("capture_source", "proof")]
+    present = [
+        rows[c].astype("string").str.strip().fillna("").ne("") for c in ("capture_source", "proof")
+    ]
     ready = rows["updated_at"].notna() & present[0] & present[1]
     return _rate(int(ready.sum()), len(rows))
 
 
-def identity_metrics(records: pd.DataFrame, person_of_record: pd.Series,
-                     conflicts: pd.DataFrame, ignored: pd.DataFrame,
-                     systems: list[str]) -> dict[str, Any]:
+def identity_metrics(
+    records: pd.DataFrame,
+    person_of_record: pd.Series,
+    conflicts: pd.DataFrame,
+    ignored: pd.DataFrame,
+    systems: list[str],
+) -> dict[str, Any]:
     """Persons, records, and how well each system's records link to the others."""
-    frame = pd.DataFrame({"person_id": person_of_record.to_numpy(),
-                          "system": records["system"].astype("object").to_numpy()})
+    frame = pd.DataFrame(
+        {
+            "person_id": person_of_record.to_numpy(),
+            "system": records["system"].astype("object").to_numpy(),
+        }
+    )
     systems_per_person = frame.groupby("person_id")["system"].nunique()
     frame["linked"] = frame["person_id"].map(systems_per_person).to_numpy() > 1
     by_system = {}
@@ -174,7 +193,7 @@ def identity_metrics(records: pd.DataFrame, person_of_record: pd.Series,
         rows = frame[frame["system"] == system]
         linked = int(rows["linked"].sum())
         by_system[system] = {
-            "records": int(len(rows)),
+            "records": len(rows),
             "persons": int(rows["person_id"].nunique()),
             "linked_records": linked,
             "alone_records": int(len(rows) - linked),
@@ -182,8 +201,8 @@ def identity_metrics(records: pd.DataFrame, person_of_record: pd.Series,
         }
     return {
         "persons": int(frame["person_id"].nunique()),
-        "records": int(len(frame)),
+        "records": len(frame),
         "identity_conflicts": int(conflicts["person_id"].nunique()) if len(conflicts) else 0,
-        "ignored_values": int(len(ignored)),
+        "ignored_values": len(ignored),
         "by_system": by_system,
     }

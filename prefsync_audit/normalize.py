@@ -41,7 +41,9 @@ def map_distinct(values: pd.Series, function: Callable[[str], object]) -> pd.Ser
 
 def normalize_email(value: str) -> str | None:
     """Trim, lowercase, Unicode NFC; ``None`` when it is not an email address."""
-    email = unicodedata.normalize("NFC", value.strip()).lower()
+    # Lowercase before composing: lowering a composed character (``Ϊ́``) can leave
+    # text that is no longer NFC, and a second pass would then change it.
+    email = unicodedata.normalize("NFC", value.strip().lower())
     return email if _EMAIL.match(email) else None
 
 

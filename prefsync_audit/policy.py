@@ -46,16 +46,25 @@ class Evaluation:
     actual_state, system_updated_at, record_key."""
 
 
-def key_universe(observations: pd.DataFrame, persons_by_system: pd.DataFrame,
-                 config: AuditConfig) -> pd.DataFrame:
+def key_universe(
+    observations: pd.DataFrame, persons_by_system: pd.DataFrame, config: AuditConfig
+) -> pd.DataFrame:
     """Every (person, key) to evaluate: keys observed, plus keys a system must hold."""
     observed = observations[GROUP].drop_duplicates()
     parts = [observed]
     for system, settings in config.systems.items():
         persons = persons_by_system.loc[persons_by_system["system"] == system, "person_id"]
         for key in settings.must_hold:
-            parts.append(pd.DataFrame({"person_id": persons.to_numpy(), "purpose": key[0],
-                                       "channel": key[1], "scope": key[2]}))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "person_id": persons.to_numpy(),
+                        "purpose": key[0],
+                        "channel": key[1],
+                        "scope": key[2],
+                    }
+                )
+            )
     keys = pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
     return keys.astype({"purpose": "object", "channel": "object", "scope": "object"})
 
@@ -70,7 +79,8 @@ def expand_to_keys(observations: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFra
         applies &= (observed == pairs[part].to_numpy()) | (observed == ANY)
     pairs = pairs[applies].reset_index(drop=True)
     pairs["specificity"] = sum(
-        (pairs[f"obs_{part}"].astype("object") != ANY).astype("int8") for part in KEY)
+        (pairs[f"obs_{part}"].astype("object") != ANY).astype("int8") for part in KEY
+    )
     return pairs
 
 
@@ -101,8 +111,7 @@ def _utc(values: pd.Series) -> pd.Series:
 
 def _latest(rows: pd.DataFrame, group: list[str]) -> pd.DataFrame:
     """The latest row per group; ties go to denied, then a stable order."""
-    ordered = rows.sort_values([*group, "t", "is_denial", "system", "record_key"],
-                               kind="stable")
+    ordered = rows.sort_values([*group, "t", "is_denial", "system", "record_key"], kind="stable")
     return ordered.drop_duplicates(group, keep="last")
 
 
@@ -135,7 +144,8 @@ def _system_states(pairs: pd.DataFrame, known: pd.DataFrame) -> pd.DataFrame:
     group = [*GROUP, "system"]
     latest = _latest(_drop_overridden_grants(known, group), group)
     states = latest[[*group, "state", "updated_at", "record_key"]].rename(
-        columns={"state": "actual_state", "updated_at": "system_updated_at"})
+        columns={"state": "actual_state", "updated_at": "system_updated_at"}
+    )
     # A system whose only word on the key is an unknown value holds it as unknown.
     unknown_only = pairs[~pairs["state"].isin([State.GRANTED, State.DENIED])]
     unknown_only = _latest(unknown_only, group)[[*group, "record_key"]]
@@ -151,12 +161,12 @@ def _system_states(pairs: pd.DataFrame, known: pd.DataFrame) -> pd.DataFrame:
 
 def _expected(known: pd.DataFrame, keys: pd.DataFrame, config: AuditConfig) -> pd.DataFrame:
     policy = config.policy
-    has_evidence = (
-        known["capture_source"].astype("string").str.strip().fillna("").ne("")
-        | known["proof"].astype("string").str.strip().fillna("").ne("")
-    )
+    has_evidence = known["capture_source"].astype("string").str.strip().fillna("").ne("") | known[
+        "proof"
+    ].astype("string").str.strip().fillna("").ne("")
     from_authority = known["authority"].isna() | (
-        known["system"].astype("object") == known["authority"])
+        known["system"].astype("object") == known["authority"]
+    )
     counting = known["is_denial"] | from_authority
     rows = known[counting].copy()
     if policy.regrant_requires_evidence:
@@ -166,26 +176,29 @@ def _expected(known: pd.DataFrame, keys: pd.DataFrame, config: AuditConfig) -> p
         rows = rows[~later_grant | has_evidence[rows.index]]
     rows = _drop_overridden_grants(rows, GROUP)
 
-    decided = _latest(rows, GROUP)[[*GROUP, "state"]].rename(
-        columns={"state": "expected_state"})
+    decided = _latest(rows, GROUP)[[*GROUP, "state"]].rename(columns={"state": "expected_state"})
     rows = rows.merge(decided, on=GROUP)
     same = rows["state"] == rows["expected_state"]
     last_opposite = rows["t"].where(~same).groupby([rows[g] for g in GROUP]).transform("max")
     last_opposite = last_opposite.fillna(UNTIMED - 1)
-    after = same & ((rows["t"] > last_opposite) | ((rows["t"] == last_opposite)
-                                                    & rows["is_denial"]))
+    after = same & (
+        (rows["t"] > last_opposite) | ((rows["t"] == last_opposite) & rows["is_denial"])
+    )
     deciding = rows[after].sort_values([*GROUP, "t", "system", "record_key"], kind="stable")
     deciding = deciding.drop_duplicates(GROUP, keep="first")[[*GROUP, "updated_at", "system"]]
-    deciding = deciding.rename(columns={"updated_at": "deciding_at",
-                                        "system": "deciding_system"})
+    deciding = deciding.rename(columns={"updated_at": "deciding_at", "system": "deciding_system"})
 
     expected = keys.merge(decided, on=GROUP, how="left").merge(deciding, on=GROUP, how="left")
-    expected["expected_state"] = expected["expected_state"].astype("object").fillna(
-        State.UNKNOWN.value)
+    expected["expected_state"] = (
+        expected["expected_state"].astype("object").fillna(State.UNKNOWN.value)
+    )
     expected["authority_system"] = authority_of_keys(expected, config)
     authority_rows = known[known["system"].astype("object") == known["authority"]]
-    authority_time = authority_rows.groupby(GROUP, as_index=False, observed=True)[
-        "updated_at"].max().rename(columns={"updated_at": "authority_updated_at"})
+    authority_time = (
+        authority_rows.groupby(GROUP, as_index=False, observed=True)["updated_at"]
+        .max()
+        .rename(columns={"updated_at": "authority_updated_at"})
+    )
     expected = expected.merge(authority_time, on=GROUP, how="left")
     expected["deciding_system"] = expected["deciding_system"].astype("object")
     for column in ("deciding_at", "authority_updated_at"):

@@ -45,8 +45,9 @@ def _breaches(metric: str, value: float, level: float | None) -> bool:
     return value < level if metric in HIGHER_IS_BETTER else value > level
 
 
-def _check(levels_by_metric: MetricThresholds, metrics: dict[str, Any],
-           scope: str) -> list[ThresholdResult]:
+def _check(
+    levels_by_metric: MetricThresholds, metrics: dict[str, Any], scope: str
+) -> list[ThresholdResult]:
     results = []
     for metric in MetricThresholds.model_fields:
         levels = getattr(levels_by_metric, metric)
@@ -58,13 +59,15 @@ def _check(levels_by_metric: MetricThresholds, metrics: dict[str, Any],
             status = Status.FAIL
         elif value is not None and _breaches(metric, value, levels.warn):
             status = Status.WARN
-        results.append(ThresholdResult(metric, scope, value, levels.warn, levels.fail,
-                                       status.value))
+        results.append(
+            ThresholdResult(metric, scope, value, levels.warn, levels.fail, status.value)
+        )
     return results
 
 
-def check_thresholds(thresholds: Thresholds, metrics: dict[str, Any],
-                     extra: dict[str, Any]) -> list[ThresholdResult]:
+def check_thresholds(
+    thresholds: Thresholds, metrics: dict[str, Any], extra: dict[str, Any]
+) -> list[ThresholdResult]:
     """Every configured threshold, overall and per system, with its status.
 
     ``extra`` holds overall values that live outside ``metrics['overall']``

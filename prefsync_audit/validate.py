@@ -33,15 +33,20 @@ def validate_config(path: str | Path) -> tuple[AuditConfig | None, list[str]]:
                 continue
             columns = set(table.frame.columns)
             is_json = (mapping.format or file.name.lower().removesuffix(".gz")).endswith(
-                ("json", "jsonl", "ndjson"))
+                ("json", "jsonl", "ndjson")
+            )
             for where, column in mapping.columns_used():
                 alternatives = column.split(" or ")
                 if not columns.intersection(alternatives) and not is_json:
-                    problems.append(f"{file}: column {column!r} (mapping {where}, system "
-                                    f"{system}) is not in the header")
+                    problems.append(
+                        f"{file}: column {column!r} (mapping {where}, system "
+                        f"{system}) is not in the header"
+                    )
                 elif not columns.intersection(alternatives) and len(table.frame):
-                    problems.append(f"{file}: key {column!r} (mapping {where}, system "
-                                    f"{system}) appears in no record")
+                    problems.append(
+                        f"{file}: key {column!r} (mapping {where}, system "
+                        f"{system}) appears in no record"
+                    )
             if not problems:
                 try:
                     map_file(table, mapping, config.identity, strict_columns=not is_json)

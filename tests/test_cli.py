@@ -14,8 +14,13 @@ MINI = Path(__file__).parent / "fixtures" / "mini"
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "prefsync_audit", *args],
-                          capture_output=True, text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "prefsync_audit", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -57,15 +62,26 @@ def test_outputs_are_written_and_deterministic(mini: Path, tmp_path: Path):
     for name in ("summary.json", "findings.csv", "findings.parquet"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     summary = json.loads((first / "summary.json").read_text())
-    for field in ("schema_version", "tool_version", "as_of", "config_sha256", "inputs",
-                  "persons", "metrics", "findings_by_kind", "thresholds", "status"):
+    for field in (
+        "schema_version",
+        "tool_version",
+        "as_of",
+        "config_sha256",
+        "inputs",
+        "persons",
+        "metrics",
+        "findings_by_kind",
+        "thresholds",
+        "status",
+    ):
         assert field in summary
     assert summary["as_of"] == "2026-03-01T00:00:00Z"
     assert summary["persons"] == 6
     assert summary["status"] == "warn"
     for entry in summary["inputs"]:
-        assert entry["rows_read"] == (entry["rows_mapped"] + entry["rows_quarantined"]
-                                      + entry["rows_ignored"])
+        assert entry["rows_read"] == (
+            entry["rows_mapped"] + entry["rows_quarantined"] + entry["rows_ignored"]
+        )
     header = (first / "findings.csv").read_text().splitlines()[0]
     assert header.startswith("finding_id,kind,severity,person_id,system,purpose")
 
@@ -97,8 +113,9 @@ def test_validate_ok(mini: Path):
 
 def test_validate_reports_every_problem(mini: Path):
     text = mini.read_text()
-    text = text.replace("column: Status", "column: Statuz").replace("column: changed",
-                                                                      "column: chnged")
+    text = text.replace("column: Status", "column: Statuz").replace(
+        "column: changed", "column: chnged"
+    )
     text = text.replace("policy:\n", "policy:\n  latency_slaa: 3h\n", 1)
     mini.write_text(text)
     done = cli("validate", str(mini))
@@ -133,8 +150,9 @@ def test_errors_are_one_line_exit_2(mini: Path, change, expected):
 
 
 def test_config_errors_name_file_and_line(mini: Path):
-    mini.write_text(mini.read_text().replace("    paths: exports/esp.csv",
-                                             "    pathz: exports/esp.csv"))
+    mini.write_text(
+        mini.read_text().replace("    paths: exports/esp.csv", "    pathz: exports/esp.csv")
+    )
     done = cli("run", str(mini))
     assert done.returncode == 2
     assert f"{mini}:" in done.stderr

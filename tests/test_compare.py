@@ -17,16 +17,21 @@ def result():
 
 
 def _finding(result, kind, system):
-    rows = result.findings[(result.findings["kind"] == kind)
-                           & (result.findings["system"] == system)]
+    rows = result.findings[
+        (result.findings["kind"] == kind) & (result.findings["system"] == system)
+    ]
     assert len(rows) == 1, rows
     return rows.iloc[0]
 
 
 def test_counts_per_kind(result):
     assert result.findings_by_kind == {
-        "missing_preference": 1, "over_suppression": 1, "pending_sync": 1,
-        "suppression_gap": 2, "unconfirmed_grant": 1, "unmapped_value": 1,
+        "missing_preference": 1,
+        "over_suppression": 1,
+        "pending_sync": 1,
+        "suppression_gap": 2,
+        "unconfirmed_grant": 1,
+        "unmapped_value": 1,
     }
 
 
@@ -75,12 +80,13 @@ def test_finding_ids_are_unique_and_stable(result):
 
 def test_unverified_resubscribe(tmp_path):
     (tmp_path / "cmp.csv").write_text(
-        "Email,Status,Date,Source\na@x.com,OPT_OUT,2026-01-01T00:00:00Z,web\n")
+        "Email,Status,Date,Source\na@x.com,OPT_OUT,2026-01-01T00:00:00Z,web\n"
+    )
     (tmp_path / "esp.csv").write_text(
-        "email,phone,optout,changed\na@x.com,,false,2026-02-01T00:00:00Z\n")
-    config = (MINI.read_text().replace("exports/", "")
-              .replace("  ads:\n", "  zz_unused:\n", 0))
-    config = config[: config.index("  ads:")] + config[config.index("policy:"):]
+        "email,phone,optout,changed\na@x.com,,false,2026-02-01T00:00:00Z\n"
+    )
+    config = MINI.read_text().replace("exports/", "").replace("  ads:\n", "  zz_unused:\n", 0)
+    config = config[: config.index("  ads:")] + config[config.index("policy:") :]
     (tmp_path / "audit.yaml").write_text(config)
     result = run_audit(tmp_path / "audit.yaml")
     row = _finding(result, "unverified_resubscribe", "esp")

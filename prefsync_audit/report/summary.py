@@ -37,15 +37,18 @@ def build_summary(result: AuditResult) -> dict[str, Any]:
     config = result.config
     canonical = result.canonical
     quarantine = canonical.quarantine
-    by_reason = (quarantine.groupby(["system", "reason"], sort=True).size()
-                 .reset_index(name="rows"))
+    by_reason = quarantine.groupby(["system", "reason"], sort=True).size().reset_index(name="rows")
     unmapped = canonical.unmapped
-    unmapped_counts = (unmapped.groupby(["system", "source_column", "raw_value"], sort=True)
-                       .size().reset_index(name="rows")
-                       .rename(columns={"source_column": "column", "raw_value": "value"}))
+    unmapped_counts = (
+        unmapped.groupby(["system", "source_column", "raw_value"], sort=True)
+        .size()
+        .reset_index(name="rows")
+        .rename(columns={"source_column": "column", "raw_value": "value"})
+    )
     ignored = result.resolution.ignored_values.copy()
-    ignored["value"] = [mask_value(k, v) for k, v in zip(ignored["kind"], ignored["value"],
-                                                           strict=True)]
+    ignored["value"] = [
+        mask_value(k, v) for k, v in zip(ignored["kind"], ignored["value"], strict=True)
+    ]
     findings = result.findings
     return {
         "schema_version": SCHEMA_VERSION,
@@ -59,10 +62,14 @@ def build_summary(result: AuditResult) -> dict[str, Any]:
             "latency_sla_seconds": config.policy.latency_sla.total_seconds(),
             "regrant_requires_evidence": config.policy.regrant_requires_evidence,
             "sync_window_seconds": config.policy.sync_window.total_seconds(),
-            "authorities": [{"key": key_text(a.key), "system": a.system}
-                            for a in config.policy.authorities],
-            "must_hold": {name: [key_text(k) for k in s.must_hold]
-                          for name, s in config.systems.items() if s.must_hold},
+            "authorities": [
+                {"key": key_text(a.key), "system": a.system} for a in config.policy.authorities
+            ],
+            "must_hold": {
+                name: [key_text(k) for k in s.must_hold]
+                for name, s in config.systems.items()
+                if s.must_hold
+            },
         },
         "systems": list(config.systems),
         "inputs": _records(canonical.inputs),

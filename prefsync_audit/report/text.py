@@ -49,28 +49,51 @@ def _headline(summary: dict[str, Any]) -> RenderableType:
     lines = [text]
     for threshold in summary["decided_by"]:
         level = threshold[threshold["status"]]
-        lines.append(Text(
-            f"  decided by {threshold['metric']} ({threshold['scope']}) = "
-            f"{threshold['value']} against {threshold['status']} level {level}",
-            style=STATUS_STYLE[threshold["status"]]))
+        lines.append(
+            Text(
+                f"  decided by {threshold['metric']} ({threshold['scope']}) = "
+                f"{threshold['value']} against {threshold['status']} level {level}",
+                style=STATUS_STYLE[threshold["status"]],
+            )
+        )
     title = summary["name"] or "prefsync-audit"
     return Panel(Group(*lines), title=f"{title} · as of {summary['as_of']}", expand=False)
 
 
 def _systems_table(summary: dict[str, Any]) -> Table:
     table = Table(title="Systems × preference keys", title_justify="left")
-    for column in ("system", "key", "compared", "mismatch", "gaps", "pending", "re-sub",
-                   "over-supp.", "missing", "lag p95"):
-        table.add_column(column, justify="left" if column in ("system", "key") else "right",
-                         no_wrap=column == "key")
+    for column in (
+        "system",
+        "key",
+        "compared",
+        "mismatch",
+        "gaps",
+        "pending",
+        "re-sub",
+        "over-supp.",
+        "missing",
+        "lag p95",
+    ):
+        table.add_column(
+            column,
+            justify="left" if column in ("system", "key") else "right",
+            no_wrap=column == "key",
+        )
     for system, entry in summary["metrics"]["by_system"].items():
         for key, row in entry["by_key"].items():
             gaps = row["suppression_gaps"]
             table.add_row(
-                system, key, str(row["comparisons"]), _rate(row["mismatch_rate"]),
-                Text(str(gaps), style="bold red" if gaps else ""), str(row["pending_syncs"]),
-                str(row["unverified_resubscribes"]), str(row["over_suppression"]),
-                str(row["missing_preferences"]), _duration(row["sync_latency"]["p95"]))
+                system,
+                key,
+                str(row["comparisons"]),
+                _rate(row["mismatch_rate"]),
+                Text(str(gaps), style="bold red" if gaps else ""),
+                str(row["pending_syncs"]),
+                str(row["unverified_resubscribes"]),
+                str(row["over_suppression"]),
+                str(row["missing_preferences"]),
+                _duration(row["sync_latency"]["p95"]),
+            )
     return table
 
 
@@ -82,10 +105,21 @@ def _findings_table(result: AuditResult) -> Table:
     findings = result.findings.assign(_rank=result.findings["severity"].map(order))
     top = findings.sort_values("_rank", kind="stable").head(TOP_FINDINGS)
     for row in top.itertuples():
-        key = "/".join(str(p) for p in (row.purpose, row.channel, row.scope)) if isinstance(
-            row.purpose, str) else (row.detail or "–")
-        table.add_row(row.severity, row.kind, _show(row.system), key,
-                      _show(row.expected_state), _show(row.actual_state), _show(row.identifiers))
+        key = (
+            "/".join(str(p) for p in (row.purpose, row.channel, row.scope))
+            if isinstance(row.purpose, str)
+            else (row.detail or "–")
+        )
+        table.add_row(
+            row.severity,
+            row.kind,
+            _show(row.system),
+            key,
+            _show(row.expected_state),
+            _show(row.actual_state),
+            # The first identifier is enough to recognise a person on a terminal.
+            _show(row.identifiers).split(" ")[0],
+        )
     return table
 
 
@@ -94,9 +128,11 @@ def _inputs_line(summary: dict[str, Any]) -> Text:
     read = sum(i["rows_read"] for i in inputs)
     mapped = sum(i["rows_mapped"] for i in inputs)
     ignored = sum(i["rows_ignored"] for i in inputs)
-    text = Text(f"Inputs: {len(inputs)} files, {read} rows read, {mapped} mapped, "
-                f"{summary['quarantine']['rows']} quarantined, {ignored} ignored; "
-                f"{summary['unmapped_values']['rows']} unmapped values")
+    text = Text(
+        f"Inputs: {len(inputs)} files, {read} rows read, {mapped} mapped, "
+        f"{summary['quarantine']['rows']} quarantined, {ignored} ignored; "
+        f"{summary['unmapped_values']['rows']} unmapped values"
+    )
     return text
 
 
@@ -107,14 +143,27 @@ def _counts_line(summary: dict[str, Any]) -> Text:
 
 def renderables(result: AuditResult) -> list[RenderableType]:
     summary = build_summary(result)
-    items: list[RenderableType] = [_headline(summary), _counts_line(summary),
-                                   _inputs_line(summary), _systems_table(summary)]
+    items: list[RenderableType] = [
+        _headline(summary),
+        _counts_line(summary),
+        _inputs_line(summary),
+        _systems_table(summary),
+    ]
     for reason in summary["quarantine"]["by_reason"]:
-        items.append(Text(f"  quarantined in {reason['system']}: {reason['rows']} × "
-                          f"{reason['reason']}", style="yellow"))
+        items.append(
+            Text(
+                f"  quarantined in {reason['system']}: {reason['rows']} × {reason['reason']}",
+                style="yellow",
+            )
+        )
     for value in summary["unmapped_values"]["by_value"]:
-        items.append(Text(f"  unmapped in {value['system']}.{value['column']}: "
-                          f"{value['value']!r} × {value['rows']}", style="yellow"))
+        items.append(
+            Text(
+                f"  unmapped in {value['system']}.{value['column']}: "
+                f"{value['value']!r} × {value['rows']}",
+                style="yellow",
+            )
+        )
     if len(result.findings):
         items.append(_findings_table(result))
     return items

@@ -175,14 +175,17 @@ class BitReader:
                 previous_one = False
             index += 1
 
-    def read_fibonacci_range(self, what: str, *, max_items: int) -> tuple[int, ...]:
+    def read_fibonacci_range(
+        self, what: str, *, max_items: int, too_many: str | None = None
+    ) -> tuple[int, ...]:
         """Read a GPP ``Range(Fibonacci)``: ascending ids, each coded as an offset.
 
         Layout: a 12-bit item count, then per item a group flag, the Fibonacci
         offset from the previous id (0 before the first), and for a group its
         Fibonacci length. Offsets are at least 1, so ids always ascend. The
         expansion stops with an error past ``max_items`` ids so that a short
-        hostile string cannot ask for millions of them.
+        hostile string cannot ask for millions of them; ``too_many`` replaces
+        the error message for that case.
         """
         count = self.read_int(12, f"{what} count")
         ids: list[int] = []
@@ -194,7 +197,7 @@ class BitReader:
             if is_group:
                 end += self.read_fibonacci(f"{what} item {item + 1} length")
             if len(ids) + (end - start + 1) > max_items:
-                raise self.error(f"{what}: more than {max_items} ids")
+                raise self.error(too_many or f"{what}: more than {max_items} ids")
             ids.extend(range(start, end + 1))
             last = end
         return tuple(ids)

@@ -32,6 +32,8 @@ Preference = tuple[str, PreferenceState]
 DecodedSignal = TCString | GppString | UspString | GpcSignal | ConsentModeSignal
 
 _RANK: dict[PreferenceState, int] = {"unknown": 0, "granted": 1, "denied": 2}
+# US Privacy opt-out-of-sale: Y opted out, N did not, - not applicable.
+_USP_STATES: dict[str, PreferenceState] = {"Y": "denied", "N": "granted", "-": "unknown"}
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ DEFAULT_MAPPING = SignalMapping()
 
 
 def to_preferences(
-    decoded: DecodedSignal, mapping: SignalMapping = DEFAULT_MAPPING
+    decoded: DecodedSignal | UsPrivacySection, mapping: SignalMapping = DEFAULT_MAPPING
 ) -> list[Preference]:
     """Turn a decoded signal into ``(purpose, state)`` pairs, one per purpose."""
     if isinstance(decoded, TCString):
@@ -87,10 +89,7 @@ def to_preferences(
     elif isinstance(decoded, UsPrivacySection):
         pairs = _us_section(decoded, mapping)
     elif isinstance(decoded, UspString):
-        usp_state: PreferenceState = {"Y": "denied", "N": "granted", "-": "unknown"}[
-            decoded.opt_out_sale
-        ]
-        pairs = [(mapping.usp_opt_out_sale, usp_state)]
+        pairs = [(mapping.usp_opt_out_sale, _USP_STATES[decoded.opt_out_sale])]
     elif isinstance(decoded, GpcSignal):
         # An absent/unset GPC flag is no preference at all, never a grant.
         pairs = [(purpose, "denied") for purpose in mapping.gpc] if decoded.opt_out else []

@@ -81,7 +81,7 @@ def decode_consent_mode(text: str) -> ConsentModeSignal:
             raise SignalDecodeError(
                 f"Consent Mode {name} is given twice with different values", position=position
             )
-        states[name] = value  # type: ignore[assignment]  # checked against _VALUES
+        states[name] = value  # checked against _VALUES above
     return ConsentModeSignal(**states)
 
 

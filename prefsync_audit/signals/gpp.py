@@ -113,7 +113,11 @@ def decode_gpp(text: str) -> GppString:
         raise header.error(f"unsupported GPP version {version}; only 1 is defined", 6)
     texts = parts[1:]
     ids_position = header.position
-    section_ids = header.read_fibonacci_range("Sections", max_items=len(texts))
+    section_ids = header.read_fibonacci_range(
+        "Sections",
+        max_items=len(texts),
+        too_many=f"header lists more sections than the {len(texts)} section text(s) in the string",
+    )
     header.expect_zero_padding()
     if len(section_ids) != len(texts):
         raise SignalDecodeError(

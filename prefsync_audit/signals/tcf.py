@@ -19,7 +19,7 @@ is the character offset in the whole input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import ClassVar, Literal
 
@@ -142,7 +142,10 @@ def decode_tc_string(text: str, *, char_offset: int = 0, context: str = "TC stri
             segments[0], context=f"{context} core segment", char_offset=offsets[0]
         )
     )
-    optional: dict[int, object] = {}
+    seen: set[int] = set()
+    disclosed: frozenset[int] | None = None
+    allowed: frozenset[int] | None = None
+    publisher_tc: PublisherTC | None = None
     for number, (segment, offset) in enumerate(zip(segments[1:], offsets[1:], strict=True), 2):
         reader = BitReader.from_base64url(
             segment, context=f"{context} segment {number}", char_offset=offset
@@ -152,24 +155,24 @@ def decode_tc_string(text: str, *, char_offset: int = 0, context: str = "TC stri
             what = (
                 "the core segment type, which may only come first"
                 if segment_type == 0
-                else ("not defined by the specification")
+                else "not defined by the specification"
             )
             raise reader.error(f"segment type {segment_type} is {what}", 0)
-        if segment_type in optional:
+        if segment_type in seen:
             raise reader.error(
                 f"segment type {segment_type} ({_SEGMENT_NAMES[segment_type]}) appears twice", 0
             )
+        seen.add(segment_type)
         reader.context = f"{context} {_SEGMENT_NAMES[segment_type]} segment"
-        if segment_type == 3:
-            optional[3] = _decode_publisher_tc(reader)
+        if segment_type == 1:
+            disclosed = _read_vendor_section(reader, "vendor ids")[1]
+        elif segment_type == 2:
+            allowed = _read_vendor_section(reader, "vendor ids")[1]
         else:
-            optional[segment_type] = _read_vendor_section(reader, "vendor ids")[1]
+            publisher_tc = _decode_publisher_tc(reader)
         reader.expect_zero_padding()
-    return TCString(
-        **core,
-        disclosed_vendors=optional.get(1),  # type: ignore[arg-type]
-        allowed_vendors=optional.get(2),  # type: ignore[arg-type]
-        publisher_tc=optional.get(3),  # type: ignore[arg-type]
+    return replace(
+        core, disclosed_vendors=disclosed, allowed_vendors=allowed, publisher_tc=publisher_tc
     )
 
 
@@ -182,48 +185,61 @@ def _segment_offsets(segments: list[str], char_offset: int) -> list[int]:
     return offsets
 
 
-def _decode_core(reader: BitReader) -> dict[str, object]:
-    """Read every core-segment field in spec order."""
+def _decode_core(reader: BitReader) -> TCString:
+    """Read every core-segment field in spec order (optional segments left None)."""
     version = reader.read_int(6, "Version")
     if version != 2:
         hint = " (a TCF v1 consent string)" if version == 1 else ""
         hint = " (a GPP string; decode it as gpp)" if version == 3 else hint
         raise reader.error(f"unsupported TC string version {version}{hint}; only 2 is defined", 0)
-    fields: dict[str, object] = {
-        "version": version,
-        "created": reader.read_datetime("Created"),
-        "last_updated": reader.read_datetime("LastUpdated"),
-        "cmp_id": reader.read_int(12, "CmpId"),
-        "cmp_version": reader.read_int(12, "CmpVersion"),
-        "consent_screen": reader.read_int(6, "ConsentScreen"),
-        "consent_language": reader.read_letters(2, "ConsentLanguage"),
-        "vendor_list_version": reader.read_int(12, "VendorListVersion"),
-        "tcf_policy_version": reader.read_int(6, "TcfPolicyVersion"),
-        "is_service_specific": reader.read_bool("IsServiceSpecific"),
-        "use_non_standard_texts": reader.read_bool("UseNonStandardTexts"),
-        "special_feature_opt_ins": reader.read_bitfield(12, "SpecialFeatureOptIns"),
-        "purposes_consent": reader.read_bitfield(24, "PurposesConsent"),
-        "purposes_li_transparency": reader.read_bitfield(24, "PurposesLITransparency"),
-        "purpose_one_treatment": reader.read_bool("PurposeOneTreatment"),
-        "publisher_cc": reader.read_letters(2, "PublisherCC"),
-    }
-    max_consent, fields["vendor_consents"] = _read_vendor_section(reader, "vendor consents")
-    max_li, fields["vendor_legitimate_interests"] = _read_vendor_section(
-        reader, "vendor legitimate interests"
+    # Keyword arguments are evaluated left to right, which is the spec's bit order.
+    core = TCString(
+        version=version,
+        created=reader.read_datetime("Created"),
+        last_updated=reader.read_datetime("LastUpdated"),
+        cmp_id=reader.read_int(12, "CmpId"),
+        cmp_version=reader.read_int(12, "CmpVersion"),
+        consent_screen=reader.read_int(6, "ConsentScreen"),
+        consent_language=reader.read_letters(2, "ConsentLanguage"),
+        vendor_list_version=reader.read_int(12, "VendorListVersion"),
+        tcf_policy_version=reader.read_int(6, "TcfPolicyVersion"),
+        is_service_specific=reader.read_bool("IsServiceSpecific"),
+        use_non_standard_texts=reader.read_bool("UseNonStandardTexts"),
+        special_feature_opt_ins=reader.read_bitfield(12, "SpecialFeatureOptIns"),
+        purposes_consent=reader.read_bitfield(24, "PurposesConsent"),
+        purposes_li_transparency=reader.read_bitfield(24, "PurposesLITransparency"),
+        purpose_one_treatment=reader.read_bool("PurposeOneTreatment"),
+        publisher_cc=reader.read_letters(2, "PublisherCC"),
+        max_vendor_id_consents=reader.read_int(16, "vendor consents MaxVendorId"),
+        vendor_consents=frozenset(),
+        max_vendor_id_legitimate_interests=0,
+        vendor_legitimate_interests=frozenset(),
+        publisher_restrictions=(),
     )
-    fields["max_vendor_id_consents"] = max_consent
-    fields["max_vendor_id_legitimate_interests"] = max_li
-    fields["publisher_restrictions"] = _read_publisher_restrictions(reader)
+    consents = _read_vendor_ids(reader, "vendor consents", core.max_vendor_id_consents)
+    max_li, legitimate_interests = _read_vendor_section(reader, "vendor legitimate interests")
+    restrictions = _read_publisher_restrictions(reader)
     reader.expect_zero_padding()
-    return fields
+    return replace(
+        core,
+        vendor_consents=consents,
+        max_vendor_id_legitimate_interests=max_li,
+        vendor_legitimate_interests=legitimate_interests,
+        publisher_restrictions=restrictions,
+    )
 
 
 def _read_vendor_section(reader: BitReader, what: str) -> tuple[int, frozenset[int]]:
     """Read MaxVendorId, IsRangeEncoding and the bitfield or range entries."""
     max_vendor_id = reader.read_int(16, f"{what} MaxVendorId")
+    return max_vendor_id, _read_vendor_ids(reader, what, max_vendor_id)
+
+
+def _read_vendor_ids(reader: BitReader, what: str, max_vendor_id: int) -> frozenset[int]:
+    """Read IsRangeEncoding and then the bitfield or the range entries."""
     if reader.read_bool(f"{what} IsRangeEncoding"):
-        return max_vendor_id, reader.read_int_ranges(what, max_id=max_vendor_id)
-    return max_vendor_id, reader.read_bitfield(max_vendor_id, f"{what} bitfield")
+        return reader.read_int_ranges(what, max_id=max_vendor_id)
+    return reader.read_bitfield(max_vendor_id, f"{what} bitfield")
 
 
 def _read_publisher_restrictions(reader: BitReader) -> tuple[PublisherRestriction, ...]:

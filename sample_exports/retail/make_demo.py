@@ -218,9 +218,9 @@ def receipt(required: bool = False) -> str:
     """A OneTrust receipt id; about 1 in 12 rows has none (older imports)."""
     if not required and rng.random() < 0.08:
         return ""
-    return "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}".format(
-        rng.getrandbits(32), rng.getrandbits(16), rng.getrandbits(12),
-        0x8000 | rng.getrandbits(14), rng.getrandbits(48))
+    a, b, c = rng.getrandbits(32), rng.getrandbits(16), rng.getrandbits(12)
+    d, e = 0x8000 | rng.getrandbits(14), rng.getrandbits(48)
+    return f"{a:08x}-{b:04x}-4{c:03x}-{d:04x}-{e:012x}"
 
 
 # --------------------------------------------------------------------------- builders
@@ -251,8 +251,9 @@ def _mc_base(p: Person, optin: datetime | None, confirm: datetime | None) -> dic
 
 def mc_subscribed(p: Person, optin: datetime | None, last_changed: datetime,
                   confirm: datetime | None = None) -> None:
-    row = _mc_base(p, optin, confirm if confirm else (
-        optin + timedelta(seconds=rng.randint(40, 2400)) if optin else None))
+    if confirm is None and optin is not None:  # the double opt-in click, never after LAST_CHANGED
+        confirm = min(optin + timedelta(seconds=rng.randint(40, 2400)), last_changed)
+    row = _mc_base(p, optin, confirm)
     row["LAST_CHANGED"] = mc_time(last_changed)
     p.mailchimp = {"status": "subscribed", **row}
 
@@ -601,18 +602,24 @@ def filler_email_granted(p: Person, signup: datetime, in_mailchimp: bool,
     consent(p, "Email Marketing", "ACTIVE",
             signup + timedelta(seconds=rng.randint(5, 90)), None,
             rng.choice(["Website Signup Form", "Web Checkout", "Mobile App", "In-Store POS"]))
-    if in_mailchimp:
+    if in_mailchimp:  # double opt-in: confirmed minutes after the signup
         confirm = signup + timedelta(seconds=rng.randint(40, 2400))
-        changed = confirm if rng.random() < 0.6 else between(confirm, QUIET_END)
-        mc_subscribed(p, signup, changed, confirm=confirm)
+        mc_subscribed(p, signup, confirm, confirm=confirm)
     if in_crm:
-        add_crm(p, "false", between(max(EARLY, signup - timedelta(days=90)), QUIET_END))
+        add_crm(p, "false", signup + crm_sync_lag())
+
+
+def crm_sync_lag() -> timedelta:
+    """The nightly Salesforce sync: hours, and now and then days when a run failed."""
+    if rng.random() < 0.04:
+        return timedelta(hours=rng.randint(80, 200))
+    return timedelta(minutes=rng.randint(10, 26 * 60))
 
 
 def filler_email_denied(p: Person, signup: datetime) -> None:
     if rng.random() < 0.06:  # never consented: the CMP records NO_CONSENT
         consent(p, "Email Marketing", "NO_CONSENT", signup, None, "In-Store POS")
-        add_crm(p, "true", signup + timedelta(hours=rng.randint(1, 30)))
+        add_crm(p, "true", signup + crm_sync_lag())
         return
     unsub = between(signup + timedelta(days=3), QUIET_END)
     if rng.random() < 0.6:  # unsubscribed in a Mailchimp footer; synced onwards
@@ -628,7 +635,7 @@ def filler_email_denied(p: Person, signup: datetime) -> None:
         if rng.random() < 0.7:
             mc_unsubscribed(p, signup, unsub + timedelta(minutes=rng.randint(5, 180)),
                             "N/A (Unsubscribed by an admin)")
-    add_crm(p, "true", unsub + timedelta(hours=rng.randint(1, 30)))
+    add_crm(p, "true", unsub + crm_sync_lag())
 
 
 def filler_sms(p: Person) -> None:

@@ -228,7 +228,7 @@ def test_to_dict_rejects_non_signals() -> None:
         to_dict({"a": 1})
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.sampled_from(SIGNAL_KINDS), st.text(max_size=60))
 def test_dispatcher_random_text_only_raises_decode_errors(kind: str, text: str) -> None:
     try:

@@ -117,7 +117,7 @@ def test_zero_padding() -> None:
     assert info.value.position == 4
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(1, 10**7), max_size=20))
 def test_fibonacci_round_trip(values: list[int]) -> None:
     writer = BitWriter()
@@ -128,14 +128,14 @@ def test_fibonacci_round_trip(values: list[int]) -> None:
     assert reader.remaining == 0
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.sets(st.integers(1, 5000), max_size=40))
 def test_fibonacci_range_round_trip(ids: set[int]) -> None:
     reader = BitReader(BitWriter().fibonacci_range(sorted(ids)).bitstring)
     assert reader.read_fibonacci_range("ids", max_items=len(ids)) == tuple(sorted(ids))
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=B64URL, min_size=1, max_size=40), st.lists(st.integers(0, 3), max_size=12))
 def test_random_reads_only_raise_decode_errors(text: str, ops: list[int]) -> None:
     reader = BitReader.from_base64url(text)

@@ -79,7 +79,7 @@ def test_not_text() -> None:
         decode_consent_mode({"ad_storage": "granted"})  # type: ignore[arg-type]
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 @given(
     st.text(max_size=60)
     | st.lists(

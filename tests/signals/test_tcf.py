@@ -447,7 +447,7 @@ def tc_models(draw: st.DrawFn) -> TcModel:
     )
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(tc_models(), st.one_of(st.none(), vendor_sets), st.one_of(st.none(), vendor_sets))
 def test_round_trip(model: TcModel, disclosed: set[int] | None, allowed: set[int] | None) -> None:
     segments = []
@@ -483,21 +483,21 @@ def test_round_trip(model: TcModel, disclosed: set[int] | None, allowed: set[int
     assert tc.allowed_vendors == allowed
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.text(max_size=80))
 def test_random_text_only_raises_decode_errors(text: str) -> None:
     with contextlib.suppress(SignalDecodeError):
         decode_tcf(text)
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 @given(st.text(alphabet=B64URL + ".=", max_size=120))
 def test_random_base64url_only_raises_decode_errors(text: str) -> None:
     with contextlib.suppress(SignalDecodeError):
         decode_tcf("C" + text)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(tc_models(), st.data())
 def test_corrupted_valid_strings_only_raise_decode_errors(
     model: TcModel, data: st.DataObject

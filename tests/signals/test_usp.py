@@ -62,7 +62,7 @@ def test_not_text() -> None:
         decode_usp(1234)  # type: ignore[arg-type]
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 @given(st.text(max_size=8) | st.text(alphabet="1YN-yn0 ", max_size=6))
 def test_random_text_only_raises_decode_errors(text: str) -> None:
     try:

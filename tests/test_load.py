@@ -1,0 +1,311 @@
+"""prefsync_audit.load: reading exports as text, with provenance and bad rows."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from prefsync_audit.errors import InputError
+from prefsync_audit.load import ROW, detect_format, load_file, resolve_paths
+
+
+def load(path, mapping):
+    return load_file(path, mapping, "crm", path)
+
+
+def rows(table):
+    return table.frame.to_dict("records")
+
+
+def bad(table):
+    return table.bad_rows.to_dict("records")
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_csv_with_and_without_bom(tmp_path, make_mapping, bom):
+    path = tmp_path / "crm.csv"
+    path.write_bytes(bom + "Email,Name\na@x.com,Zoë\nb@x.com,\n".encode())
+    table = load(path, make_mapping())
+    assert list(table.frame.columns) == [ROW, "Email", "Name"]
+    assert rows(table) == [{ROW: 1, "Email": "a@x.com", "Name": "Zoë"},
+                           {ROW: 2, "Email": "b@x.com", "Name": None}]
+    assert table.rows_read == 2
+    assert table.bad_rows.empty
+    assert table.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert table.system == "crm"
+
+
+def test_every_value_stays_text(tmp_path, make_mapping):
+    path = tmp_path / "crm.csv"
+    path.write_text("Email,Zip,Flag,When\na@x.com,02134,TRUE,2024-01-01\n")
+    assert rows(load(path, make_mapping())) == [
+        {ROW: 1, "Email": "a@x.com", "Zip": "02134", "Flag": "TRUE", "When": "2024-01-01"}]
+
+
+def test_latin1(tmp_path, make_mapping):
+    path = tmp_path / "crm.csv"
+    path.write_bytes("Email,Name\na@x.com,José Müller\n".encode("latin-1"))
+    table = load(path, make_mapping(csv={"encoding": "latin-1"}))
+    assert rows(table) == [{ROW: 1, "Email": "a@x.com", "Name": "José Müller"}]
+
+
+def test_wrong_encoding_is_an_input_error(tmp_path, make_mapping):
+    path = tmp_path / "crm.csv"
+    path.write_bytes("Email,Name\na@x.com,José\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"crm\.csv: cannot decode as utf-8"):
+        load(path, make_mapping())
+
+
+def test_tsv(tmp_path, make_mapping):
+    path = tmp_path / "crm.tsv"
+    path.write_text("Email\tNote\na@x.com\tone, two\n")
+    assert rows(load(path, make_mapping())) == [{ROW: 1, "Email": "a@x.com", "Note": "one, two"}]
+
+
+def test_custom_delimiter_and_quotechar(tmp_path, make_mapping):
+    path = tmp_path / "crm.txt"
+    path.write_text("Email;Note\na@x.com;'semi; colon'\nb@x.com;\"plain\"\n")
+    table = load(path, make_mapping(csv={"delimiter": ";", "quotechar": "'"}))
+    assert rows(table) == [{ROW: 1, "Email": "a@x.com", "Note": "semi; colon"},
+                           {ROW: 2, "Email": "b@x.com", "Note": '"plain"'}]
+
+
+def test_gzipped_csv(tmp_path, make_mapping):
+    path = tmp_path / "crm.csv.gz"
+    path.write_bytes(gzip.compress(b"Email,N\na@x.com,1\nb@x.com,2\n"))
+    table = load(path, make_mapping())
+    assert rows(table) == [{ROW: 1, "Email": "a@x.com", "N": "1"},
+                           {ROW: 2, "Email": "b@x.com", "N": "2"}]
+    # The digest is of the file as stored, so it matches `sha256sum`.
+    assert table.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_broken_gzip(tmp_path, make_mapping):
+    path = tmp_path / "crm.csv.gz"
+    path.write_bytes(b"not gzip at all")
+    with pytest.raises(InputError, match="not a valid gzip file"):
+        load(path, make_mapping())
+
+
+def test_ragged_rows_are_bad_rows_with_data_row_numbers(tmp_path, make_mapping):
+    path = tmp_path / "crm.csv"
+    path.write_text(
+        "Email,Note,N\n"
+        'a@x.com,"multi\nline\nnote",1\n'  # data row 1 over three lines
+        "b@x.com,2\n"  # data row 2: too few
+        "c@x.com,ok,3\n"  # data row 3
+        "d@x.com,too,many,4\n"  # data row 4: too many
+        "e@x.com,fine,5\n"  # data row 5
+    )
+    table = load(path, make_mapping())
+    assert bad(table) == [{ROW: 2, "reason": "expected 3 columns, found 2"},
+                          {ROW: 4, "reason": "expected 3 columns, found 4"}]
+    assert table.frame[ROW].tolist() == [1, 3, 5]
+    assert table.frame["Email"].tolist() == ["a@x.com", "c@x.com", "e@x.com"]
+    assert table.frame["Note"].tolist() == ["multi\nline\nnote", "ok", "fine"]
+    assert table.rows_read == 5
+
+
+@pytest.mark.parametrize("content", [b"", b"\n", b"\xef\xbb\xbf", b",,\n"])
+def test_empty_file_is_an_input_error(tmp_path, make_mapping, content):
+    path = tmp_path / "crm.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=r"crm\.csv: empty file \(no header row\)"):
+        load(path, make_mapping())
+
+
+def test_header_only_file_has_no_rows(tmp_path, make_mapping):
+    path = tmp_path / "crm.csv"
+    path.write_text("Email,Name\n")
+    table = load(path, make_mapping())
+    assert table.rows_read == 0
+    assert list(table.frame.columns) == [ROW, "Email", "Name"]
+
+
+def test_duplicate_header_names(tmp_path, make_mapping):
+    path = tmp_path / "audience.csv"
+    path.write_text("Email,Email,Phone,Email\na@x.com,b@x.com,1,c@x.com\n")
+    table = load(path, make_mapping())
+    assert list(table.frame.columns) == [ROW, "Email", "Email#2", "Phone", "Email#3"]
+    assert rows(table)[0]["Email#2"] == "b@x.com"
+    assert rows(table)[0]["Email#3"] == "c@x.com"
+
+
+def test_json_array_with_nested_fields(tmp_path, make_mapping):
+    path = tmp_path / "cdp.json"
+    path.write_text(json.dumps([
+        {"id": 7, "traits": {"email": "a@x.com", "opt": True}, "lists": [1, 2]},
+        {"id": 8, "traits": {"email": None}},
+        "not an object",
+    ]))
+    table = load(path, make_mapping())
+    assert rows(table) == [
+        {ROW: 1, "id": "7", "traits.email": "a@x.com", "traits.opt": "true", "lists": "[1, 2]"},
+        {ROW: 2, "id": "8", "traits.email": None, "traits.opt": None, "lists": None},
+    ]
+    assert bad(table) == [{ROW: 3, "reason": "record is not a JSON object"}]
+    assert table.rows_read == 3
+
+
+def test_json_records_path(tmp_path, make_mapping):
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps({"data": {"members": [{"Email": "a@x.com"}, {"Email": "b"}]}}))
+    table = load(path, make_mapping(json={"records_path": "data.members"}))
+    assert rows(table) == [{ROW: 1, "Email": "a@x.com"}, {ROW: 2, "Email": "b"}]
+
+
+@pytest.mark.parametrize(
+    ("document", "records_path", "message"),
+    [
+        ({"members": []}, None, "expected a JSON array of records at the top level"),
+        ({"data": {"members": {}}}, "data.members",
+         "expected a JSON array of records at 'data.members'"),
+        ({"data": []}, "data.members", "no records at JSON path 'data.members'"),
+    ],
+)
+def test_json_not_an_array(tmp_path, make_mapping, document, records_path, message):
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(InputError, match=message):
+        load(path, make_mapping(json={"records_path": records_path}))
+
+
+def test_invalid_json_names_the_line(tmp_path, make_mapping):
+    path = tmp_path / "export.json"
+    path.write_text('[\n{"Email": "a@x.com"},\n{oops}\n]')
+    with pytest.raises(InputError, match=r"export\.json:3: invalid JSON"):
+        load(path, make_mapping())
+
+
+def test_jsonl_with_a_bad_line(tmp_path, make_mapping):
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"Email": "a@x.com"}\n{not json\n[1, 2]\n{"Email": "d@x.com", "n": 4}\n')
+    table = load(path, make_mapping())
+    assert rows(table) == [{ROW: 1, "Email": "a@x.com", "n": None},
+                           {ROW: 4, "Email": "d@x.com", "n": "4"}]
+    assert [r[ROW] for r in bad(table)] == [2, 3]
+    assert bad(table)[0]["reason"].startswith("invalid JSON")
+    assert bad(table)[1]["reason"] == "record is not a JSON object"
+    assert table.rows_read == 4
+
+
+def test_ndjson_gz(tmp_path, make_mapping):
+    path = tmp_path / "events.ndjson.gz"
+    path.write_bytes(gzip.compress(b'{"Email": "a@x.com"}\n{"Email": "b@x.com"}\n'))
+    assert load(path, make_mapping()).frame["Email"].tolist() == ["a@x.com", "b@x.com"]
+
+
+def test_parquet_with_timestamp_list_and_struct(tmp_path, make_mapping):
+    path = tmp_path / "audience.parquet"
+    pq.write_table(pa.table({
+        "Email": ["a@x.com", None],
+        "changed": pa.array([datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC), None],
+                            pa.timestamp("us", tz="UTC")),
+        "lists": pa.array([["news", "promo"], []], pa.list_(pa.string())),
+        "count": pa.array([1, 2], pa.int64()),
+        "traits": pa.array([{"vip": True}, {"vip": False}]),
+    }), path)
+    table = load(path, make_mapping())
+    assert rows(table) == [
+        {ROW: 1, "Email": "a@x.com", "changed": "2024-01-02 03:04:05.000000Z",
+         "lists": '["news", "promo"]', "count": "1", "traits.vip": "true"},
+        {ROW: 2, "Email": None, "changed": None, "lists": "[]", "count": "2",
+         "traits.vip": "false"},
+    ]
+    assert table.rows_read == 2
+
+
+def test_broken_parquet(tmp_path, make_mapping):
+    path = tmp_path / "audience.parquet"
+    path.write_bytes(b"PAR1 nope")
+    with pytest.raises(InputError, match="cannot read Parquet"):
+        load(path, make_mapping())
+
+
+def test_file_name_fields(tmp_path, make_mapping):
+    mapping = make_mapping(file_name_fields={"status": r"members_([a-z]+)_\d+",
+                                             "other": r"nomatch_(\w+)"})
+    path = tmp_path / "members_unsubscribed_2024.csv"
+    path.write_text("Email\na@x.com\nb@x.com\n")
+    table = load(path, mapping)
+    assert table.frame["status"].tolist() == ["unsubscribed", "unsubscribed"]
+    assert table.frame["other"].isna().all()
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [("a.csv", "csv"), ("a.CSV", "csv"), ("a.tsv", "tsv"), ("a.json", "json"),
+     ("a.jsonl", "jsonl"), ("a.ndjson", "jsonl"), ("a.parquet", "parquet"),
+     ("a.csv.gz", "csv"), ("a.json.gz", "json")],
+)
+def test_detect_format(tmp_path, make_mapping, name, fmt):
+    assert detect_format(tmp_path / name, make_mapping()) == fmt
+
+
+def test_detect_format_unknown_and_explicit(tmp_path, make_mapping):
+    with pytest.raises(InputError, match="cannot tell the file format"):
+        detect_format(tmp_path / "export.dat", make_mapping())
+    assert detect_format(tmp_path / "export.dat", make_mapping(format="jsonl")) == "jsonl"
+
+
+def test_explicit_format_overrides_extension(tmp_path, make_mapping):
+    path = tmp_path / "export.dat"
+    path.write_text("Email|N\na@x.com|1\n")
+    table = load(path, make_mapping(format="csv", csv={"delimiter": "|"}))
+    assert rows(table) == [{ROW: 1, "Email": "a@x.com", "N": "1"}]
+
+
+def test_resolve_paths_globs_directories_and_files(tmp_path):
+    (tmp_path / "b.csv").write_text("x\n")
+    (tmp_path / "a.csv").write_text("x\n")
+    (tmp_path / "notes.txt").write_text("x\n")
+    folder = tmp_path / "daily"
+    folder.mkdir()
+    (folder / "2.json").write_text("[]")
+    (folder / "1.json").write_text("[]")
+    (folder / "sub").mkdir()
+    found = resolve_paths(["*.csv", "daily", "a.csv", "notes.txt"], tmp_path, "crm")
+    assert found == [tmp_path / "a.csv", tmp_path / "b.csv", folder / "1.json",
+                     folder / "2.json", tmp_path / "notes.txt"]
+
+
+def test_resolve_paths_recursive_glob(tmp_path):
+    (tmp_path / "x" / "y").mkdir(parents=True)
+    (tmp_path / "x" / "y" / "deep.csv").write_text("x\n")
+    assert resolve_paths(["**/*.csv"], tmp_path, "crm") == [tmp_path / "x" / "y" / "deep.csv"]
+
+
+def test_resolve_paths_missing_file(tmp_path):
+    with pytest.raises(InputError, match=r"nope\.csv: export file not found \(systems\.crm"):
+        resolve_paths(["nope.csv"], tmp_path, "crm")
+
+
+def test_resolve_paths_glob_without_match(tmp_path):
+    with pytest.raises(InputError, match=r"systems\.crm\.paths: no file matches '\*\.csv'"):
+        resolve_paths(["*.csv"], tmp_path, "crm")
+
+
+def test_load_missing_file(tmp_path, make_mapping):
+    with pytest.raises(InputError, match=r"gone\.csv: cannot read"):
+        load(tmp_path / "gone.csv", make_mapping())
+
+
+def test_bad_row_numbers_across_read_blocks(tmp_path, make_mapping):
+    # Larger than pyarrow's 4 MiB block, so the reader's re-read in one thread matters.
+    lines = ["Email,Note"] + [f"user{i}@example.com,{'x' * 30}" for i in range(150_000)]
+    lines[11] = 'q@x.com,"two\nlines"'  # data row 11
+    lines[140_001] = "bad@x.com,a,b"  # data row 140001
+    path = tmp_path / "big.csv"
+    path.write_text("\n".join(lines) + "\n")
+    table = load(path, make_mapping())
+    assert bad(table) == [{ROW: 140_001, "reason": "expected 2 columns, found 3"}]
+    assert table.rows_read == 150_000
+    around = table.frame[table.frame[ROW].between(140_000, 140_002)]
+    assert around["Email"].tolist() == ["user139999@example.com", "user140001@example.com"]
+    assert table.frame.loc[table.frame[ROW] == 11, "Note"].tolist() == ["two\nlines"]
