@@ -1,0 +1,183 @@
+"""prefsync_audit.policy: the expected state, driven by YAML cases.
+
+Each file in ``fixtures/policy_cases`` holds ``cases:``, each with an ``id``,
+optional ``authorities`` (key → system) and ``regrant_requires_evidence``, the
+``key`` to check, one person's ``observations`` and what to ``expect``:
+``expected_state``, ``deciding_at``, ``deciding_system`` and each system's
+``actual_state`` (systems left out must hold no state for the key).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from prefsync_audit._model import parse_key
+from prefsync_audit.config import AuditConfig
+from prefsync_audit.policy import (
+    authority_of_keys,
+    evaluate,
+    expand_to_keys,
+    key_universe,
+)
+
+CASES_DIR = Path(__file__).parent / "fixtures" / "policy_cases"
+KEY = ["purpose", "channel", "scope"]
+
+
+def load_cases():
+    params = []
+    for path in sorted(CASES_DIR.glob("*.yaml")):
+        for case in yaml.safe_load(path.read_text())["cases"]:
+            params.append(pytest.param(case, id=f"{path.stem}:{case['id']}"))
+    return params
+
+
+def make_config(systems, authorities=None, regrant=True, must_hold=None):
+    mapping = {"identifiers": {"email": {"column": "Email"}},
+               "preferences": [{"purpose": "marketing", "state": "denied"}]}
+    return AuditConfig.model_validate({
+        "systems": {name: {"paths": [f"{name}.csv"], "mapping": mapping,
+                           "must_hold": (must_hold or {}).get(name, [])}
+                    for name in sorted(systems)},
+        "policy": {"authorities": [{"key": key, "system": system}
+                                   for key, system in (authorities or {}).items()],
+                   "regrant_requires_evidence": regrant},
+    })
+
+
+def utc(value):
+    return pd.NaT if value is None else pd.Timestamp(value).tz_convert("UTC")
+
+
+def observations_frame(items, person_id=1):
+    rows = []
+    for record_key, item in enumerate(items):
+        purpose, channel, scope = parse_key(item["key"])
+        rows.append({
+            "person_id": item.get("person_id", person_id), "system": item["system"],
+            "purpose": purpose, "channel": channel, "scope": scope, "state": item["state"],
+            "updated_at": utc(item.get("updated_at")),
+            "capture_source": item.get("capture_source"), "proof": item.get("proof"),
+            "record_key": record_key,
+        })
+    frame = pd.DataFrame(rows)
+    frame["updated_at"] = pd.to_datetime(frame["updated_at"], utc=True).astype(
+        "datetime64[ns, UTC]")
+    frame["system"] = frame["system"].astype("category")
+    return frame
+
+
+def run_case(case):
+    observations = observations_frame(case["observations"])
+    systems = set(observations["system"].astype(str)) | set(
+        (case.get("authorities") or {}).values())
+    key = case["key"]
+    config = make_config(systems, case.get("authorities"),
+                         case.get("regrant_requires_evidence", True),
+                         must_hold={name: [key] for name in systems})
+    persons = observations[["system", "person_id"]].drop_duplicates()
+    persons["system"] = persons["system"].astype(str)
+    keys = key_universe(observations, persons, config)
+    return evaluate(observations, keys, config), parse_key(key)
+
+
+@pytest.mark.parametrize("case", load_cases())
+def test_policy_case(case):
+    evaluation, key = run_case(case)
+    expect = case["expect"]
+    expected = evaluation.expected
+    row = expected[(expected[KEY] == list(key)).all(axis=1)]
+    assert len(row) == 1, f"one expected row for {key}"
+    row = row.iloc[0]
+    assert row["expected_state"] == expect["expected_state"]
+    if expect["deciding_at"] is None:
+        assert pd.isna(row["deciding_at"])
+    else:
+        assert row["deciding_at"] == utc(expect["deciding_at"])
+    if expect["deciding_system"] is None:
+        assert pd.isna(row["deciding_system"])
+    else:
+        assert row["deciding_system"] == expect["deciding_system"]
+    states = evaluation.system_states
+    states = states[(states[KEY] == list(key)).all(axis=1)]
+    actual = dict(zip(states["system"].astype(str), states["actual_state"], strict=True))
+    assert actual == expect["actual_state"]
+
+
+def test_case_ids_are_unique():
+    ids = [param.id for param in load_cases()]
+    assert len(ids) == len(set(ids)) > 20
+
+
+def test_persons_are_evaluated_independently():
+    observations = observations_frame([
+        {"person_id": 1, "system": "esp", "key": "marketing/email", "state": "denied",
+         "updated_at": "2024-03-02T00:00:00Z"},
+        {"person_id": 2, "system": "esp", "key": "marketing/email", "state": "granted",
+         "updated_at": "2024-03-02T00:00:00Z"},
+        {"person_id": 2, "system": "cmp", "key": "marketing/email", "state": "granted",
+         "updated_at": "2024-03-01T00:00:00Z"},
+    ])
+    config = make_config({"esp", "cmp"})
+    keys = key_universe(observations, pd.DataFrame({"system": [], "person_id": []}), config)
+    expected = evaluate(observations, keys, config).expected
+    assert expected[["person_id", "expected_state", "deciding_system"]].values.tolist() == [
+        [1, "denied", "esp"], [2, "granted", "cmp"]]
+
+
+def test_key_universe_adds_must_hold_keys():
+    observations = observations_frame([
+        {"system": "esp", "key": "marketing/email", "state": "denied"}])
+    config = make_config({"esp", "crm"}, must_hold={"crm": ["marketing/sms"]})
+    persons = pd.DataFrame({"system": ["crm", "crm", "esp"], "person_id": [1, 2, 1]})
+    keys = key_universe(observations, persons, config)
+    assert sorted(map(tuple, keys.values.tolist())) == [
+        (1, "marketing", "email", "*"), (1, "marketing", "sms", "*"),
+        (2, "marketing", "sms", "*")]
+    expected = evaluate(observations, keys, config).expected
+    by_key = {(p, c): s for p, c, s in expected[["person_id", "channel", "expected_state"]]
+              .itertuples(index=False)}
+    assert by_key == {(1, "email"): "denied", (1, "sms"): "unknown", (2, "sms"): "unknown"}
+
+
+def test_expand_to_keys_pairs_broader_observations():
+    observations = observations_frame([
+        {"system": "esp", "key": "marketing", "state": "denied"},
+        {"system": "esp", "key": "marketing/email/news", "state": "denied"},
+        {"system": "esp", "key": "analytics", "state": "denied"}])
+    keys = pd.DataFrame({"person_id": [1, 1], "purpose": ["marketing", "marketing"],
+                         "channel": ["email", "*"], "scope": ["news", "*"]})
+    pairs = expand_to_keys(observations, keys)
+    got = sorted(pairs[["obs_channel", "channel", "scope", "specificity"]].values.tolist())
+    assert got == [["*", "*", "*", 1], ["*", "email", "news", 1],
+                   ["email", "email", "news", 3]]
+
+
+def test_authority_of_keys_most_specific_rule():
+    config = make_config({"cmp", "twilio", "esp"},
+                         {"marketing": "cmp", "marketing/sms": "twilio",
+                          "marketing/email/news": "esp"})
+    keys = pd.DataFrame({"purpose": ["marketing"] * 4 + ["analytics"],
+                         "channel": ["sms", "email", "email", "*", "web"],
+                         "scope": ["*", "news", "promo", "*", "*"]})
+    assert authority_of_keys(keys, config).tolist() == ["twilio", "esp", "cmp", "cmp", None]
+
+
+def test_authority_updated_at_is_the_authority_latest_time():
+    observations = observations_frame([
+        {"system": "cmp", "key": "marketing/email", "state": "granted",
+         "updated_at": "2024-03-01T00:00:00Z"},
+        {"system": "cmp", "key": "marketing/email", "state": "denied",
+         "updated_at": "2024-03-04T00:00:00Z"},
+        {"system": "esp", "key": "marketing/email", "state": "denied",
+         "updated_at": "2024-03-09T00:00:00Z"}])
+    config = make_config({"cmp", "esp"}, {"marketing/email": "cmp"})
+    keys = key_universe(observations, pd.DataFrame({"system": [], "person_id": []}), config)
+    row = evaluate(observations, keys, config).expected.iloc[0]
+    assert row["authority_system"] == "cmp"
+    assert row["authority_updated_at"] == pd.Timestamp("2024-03-04", tz="UTC")
+    assert row["deciding_at"] == pd.Timestamp("2024-03-04", tz="UTC")
