@@ -155,22 +155,6 @@ class AuditConfig(StrictModel):
             value = value.replace(tzinfo=UTC)
         return value.astimezone(UTC) if value else None
 
-    @model_validator(mode="after")
-    def _cross_checks(self) -> AuditConfig:
-        problems = []
-        for i, rule in enumerate(self.policy.authorities):
-            if rule.system not in self.systems:
-                problems.append(f"policy.authorities[{i}].system: unknown system {rule.system!r}")
-        for name in self.thresholds.per_system:
-            if name not in self.systems:
-                problems.append(f"thresholds.per_system.{name}: unknown system")
-        for name in self.systems:
-            if not name.replace("_", "").replace("-", "").isalnum():
-                problems.append(f"systems.{name}: use letters, digits, '-' and '_' in names")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
     def mapping_of(self, system: str) -> Mapping:
         mapping = self.systems[system].mapping
         assert isinstance(mapping, Mapping), "load_config resolves mappings"
@@ -209,7 +193,7 @@ def _is_branch_tag(part: Any) -> bool:
     return isinstance(part, str) and (
         part in {"str", "int", "float", "bool"}
         or part[:1].isupper()
-        or part.startswith(("literal[", "function-", "tuple["))
+        or part.startswith(("literal[", "function-", "tuple[", "str-enum[", "enum["))
     )
 
 
@@ -249,6 +233,7 @@ def load_config(path: str | Path) -> AuditConfig:
         raise doc.error((), "an audit config is a YAML mapping of keys")
     data = dict(doc.data)
     problems: list[str] = []
+    failed_mappings: list[str] = []
     systems = data.get("systems")
     if isinstance(systems, dict):
         systems = {name: dict(s) if isinstance(s, dict) else s for name, s in systems.items()}
@@ -265,20 +250,41 @@ def load_config(path: str | Path) -> AuditConfig:
                     )
             except ConfigError as exc:
                 problems += exc.problems
+                failed_mappings.append(f"systems.{name}.mapping")
         data["systems"] = systems
     try:
         config = _validate(AuditConfig, doc, data)
     except ConfigError as exc:
-        raise ConfigError((problems + exc.problems)[0], problems + exc.problems) from None
+        # A mapping that already failed on its own would only fail again here.
+        rest = [p for p in exc.problems if not any(f": {m}" in p for m in failed_mappings)]
+        raise ConfigError((problems + rest)[0], problems + rest) from None
     if problems:
         raise ConfigError(problems[0], problems)
-    problems = _check_identifier_kinds(config, doc)
+    problems = _check_references(config, doc) + _check_identifier_kinds(config, doc)
     if problems:
         raise ConfigError(problems[0], problems)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return config.model_copy(
         update={"base_dir": path.parent.resolve(), "source": path, "sha256": digest}
     )
+
+
+def _check_references(config: AuditConfig, doc: LocatedYaml) -> list[str]:
+    """Names that must refer to a configured system, each reported at its own line."""
+    problems = []
+    for i, rule in enumerate(config.policy.authorities):
+        if rule.system not in config.systems:
+            path = ("policy", "authorities", i, "system")
+            problems.append(str(doc.error(path, f"unknown system {rule.system!r}")))
+    for name in config.thresholds.per_system:
+        if name not in config.systems:
+            path = ("thresholds", "per_system", name)
+            problems.append(str(doc.error(path, "unknown system")))
+    for name in config.systems:
+        if not name.replace("_", "").replace("-", "").isalnum():
+            path = ("systems", name)
+            problems.append(str(doc.error(path, "use letters, digits, '-' and '_' in names")))
+    return problems
 
 
 def _check_identifier_kinds(config: AuditConfig, doc: LocatedYaml) -> list[str]:

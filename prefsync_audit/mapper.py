@@ -125,7 +125,9 @@ def map_file(
 
     observation_parts, unmapped_parts = [], []
     for rule in mapping.preferences:
-        rule_time = _timestamps(columns, rule.updated_at, reasons, n) if rule.updated_at else updated_at
+        rule_time = (
+            _timestamps(columns, rule.updated_at, reasons, n) if rule.updated_at else updated_at
+        )
         observations, unmapped = _apply_rule(rule, columns, vocabularies)
         if observations.empty:
             continue
@@ -195,8 +197,8 @@ def _ignored_rows(columns: _Columns, mapping: Mapping) -> pd.Series:
             ignored |= values.isna() | (values.astype("string").str.strip() == "").fillna(True)
         if row_filter.values:
             wanted = {vocabulary_key(v) for v in row_filter.values}
-            ignored |= map_distinct(values, lambda v: vocabulary_key(v) in wanted).fillna(
-                False).astype(bool)
+            matches = map_distinct(values, lambda v, wanted=wanted: vocabulary_key(v) in wanted)
+            ignored |= matches.fillna(False).astype(bool)
     return ignored
 
 

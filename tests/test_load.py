@@ -33,8 +33,10 @@ def test_csv_with_and_without_bom(tmp_path, make_mapping, bom):
     path.write_bytes(bom + "Email,Name\na@x.com,Zoë\nb@x.com,\n".encode())
     table = load(path, make_mapping())
     assert list(table.frame.columns) == [ROW, "Email", "Name"]
-    assert rows(table) == [{ROW: 1, "Email": "a@x.com", "Name": "Zoë"},
-                           {ROW: 2, "Email": "b@x.com", "Name": None}]
+    assert rows(table) == [
+        {ROW: 1, "Email": "a@x.com", "Name": "Zoë"},
+        {ROW: 2, "Email": "b@x.com", "Name": None},
+    ]
     assert table.rows_read == 2
     assert table.bad_rows.empty
     assert table.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
@@ -45,7 +47,8 @@ def test_every_value_stays_text(tmp_path, make_mapping):
     path = tmp_path / "crm.csv"
     path.write_text("Email,Zip,Flag,When\na@x.com,02134,TRUE,2024-01-01\n")
     assert rows(load(path, make_mapping())) == [
-        {ROW: 1, "Email": "a@x.com", "Zip": "02134", "Flag": "TRUE", "When": "2024-01-01"}]
+        {ROW: 1, "Email": "a@x.com", "Zip": "02134", "Flag": "TRUE", "When": "2024-01-01"}
+    ]
 
 
 def test_latin1(tmp_path, make_mapping):
@@ -72,16 +75,20 @@ def test_custom_delimiter_and_quotechar(tmp_path, make_mapping):
     path = tmp_path / "crm.txt"
     path.write_text("Email;Note\na@x.com;'semi; colon'\nb@x.com;\"plain\"\n")
     table = load(path, make_mapping(csv={"delimiter": ";", "quotechar": "'"}))
-    assert rows(table) == [{ROW: 1, "Email": "a@x.com", "Note": "semi; colon"},
-                           {ROW: 2, "Email": "b@x.com", "Note": '"plain"'}]
+    assert rows(table) == [
+        {ROW: 1, "Email": "a@x.com", "Note": "semi; colon"},
+        {ROW: 2, "Email": "b@x.com", "Note": '"plain"'},
+    ]
 
 
 def test_gzipped_csv(tmp_path, make_mapping):
     path = tmp_path / "crm.csv.gz"
     path.write_bytes(gzip.compress(b"Email,N\na@x.com,1\nb@x.com,2\n"))
     table = load(path, make_mapping())
-    assert rows(table) == [{ROW: 1, "Email": "a@x.com", "N": "1"},
-                           {ROW: 2, "Email": "b@x.com", "N": "2"}]
+    assert rows(table) == [
+        {ROW: 1, "Email": "a@x.com", "N": "1"},
+        {ROW: 2, "Email": "b@x.com", "N": "2"},
+    ]
     # The digest is of the file as stored, so it matches `sha256sum`.
     assert table.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -104,8 +111,10 @@ def test_ragged_rows_are_bad_rows_with_data_row_numbers(tmp_path, make_mapping):
         "e@x.com,fine,5\n"  # data row 5
     )
     table = load(path, make_mapping())
-    assert bad(table) == [{ROW: 2, "reason": "expected 3 columns, found 2"},
-                          {ROW: 4, "reason": "expected 3 columns, found 4"}]
+    assert bad(table) == [
+        {ROW: 2, "reason": "expected 3 columns, found 2"},
+        {ROW: 4, "reason": "expected 3 columns, found 4"},
+    ]
     assert table.frame[ROW].tolist() == [1, 3, 5]
     assert table.frame["Email"].tolist() == ["a@x.com", "c@x.com", "e@x.com"]
     assert table.frame["Note"].tolist() == ["multi\nline\nnote", "ok", "fine"]
@@ -139,11 +148,15 @@ def test_duplicate_header_names(tmp_path, make_mapping):
 
 def test_json_array_with_nested_fields(tmp_path, make_mapping):
     path = tmp_path / "cdp.json"
-    path.write_text(json.dumps([
-        {"id": 7, "traits": {"email": "a@x.com", "opt": True}, "lists": [1, 2]},
-        {"id": 8, "traits": {"email": None}},
-        "not an object",
-    ]))
+    path.write_text(
+        json.dumps(
+            [
+                {"id": 7, "traits": {"email": "a@x.com", "opt": True}, "lists": [1, 2]},
+                {"id": 8, "traits": {"email": None}},
+                "not an object",
+            ]
+        )
+    )
     table = load(path, make_mapping())
     assert rows(table) == [
         {ROW: 1, "id": "7", "traits.email": "a@x.com", "traits.opt": "true", "lists": "[1, 2]"},
@@ -164,8 +177,11 @@ def test_json_records_path(tmp_path, make_mapping):
     ("document", "records_path", "message"),
     [
         ({"members": []}, None, "expected a JSON array of records at the top level"),
-        ({"data": {"members": {}}}, "data.members",
-         "expected a JSON array of records at 'data.members'"),
+        (
+            {"data": {"members": {}}},
+            "data.members",
+            "expected a JSON array of records at 'data.members'",
+        ),
         ({"data": []}, "data.members", "no records at JSON path 'data.members'"),
     ],
 )
@@ -187,8 +203,10 @@ def test_jsonl_with_a_bad_line(tmp_path, make_mapping):
     path = tmp_path / "events.jsonl"
     path.write_text('{"Email": "a@x.com"}\n{not json\n[1, 2]\n{"Email": "d@x.com", "n": 4}\n')
     table = load(path, make_mapping())
-    assert rows(table) == [{ROW: 1, "Email": "a@x.com", "n": None},
-                           {ROW: 4, "Email": "d@x.com", "n": "4"}]
+    assert rows(table) == [
+        {ROW: 1, "Email": "a@x.com", "n": None},
+        {ROW: 4, "Email": "d@x.com", "n": "4"},
+    ]
     assert [r[ROW] for r in bad(table)] == [2, 3]
     assert bad(table)[0]["reason"].startswith("invalid JSON")
     assert bad(table)[1]["reason"] == "record is not a JSON object"
@@ -203,20 +221,38 @@ def test_ndjson_gz(tmp_path, make_mapping):
 
 def test_parquet_with_timestamp_list_and_struct(tmp_path, make_mapping):
     path = tmp_path / "audience.parquet"
-    pq.write_table(pa.table({
-        "Email": ["a@x.com", None],
-        "changed": pa.array([datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC), None],
-                            pa.timestamp("us", tz="UTC")),
-        "lists": pa.array([["news", "promo"], []], pa.list_(pa.string())),
-        "count": pa.array([1, 2], pa.int64()),
-        "traits": pa.array([{"vip": True}, {"vip": False}]),
-    }), path)
+    pq.write_table(
+        pa.table(
+            {
+                "Email": ["a@x.com", None],
+                "changed": pa.array(
+                    [datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC), None], pa.timestamp("us", tz="UTC")
+                ),
+                "lists": pa.array([["news", "promo"], []], pa.list_(pa.string())),
+                "count": pa.array([1, 2], pa.int64()),
+                "traits": pa.array([{"vip": True}, {"vip": False}]),
+            }
+        ),
+        path,
+    )
     table = load(path, make_mapping())
     assert rows(table) == [
-        {ROW: 1, "Email": "a@x.com", "changed": "2024-01-02 03:04:05.000000Z",
-         "lists": '["news", "promo"]', "count": "1", "traits.vip": "true"},
-        {ROW: 2, "Email": None, "changed": None, "lists": "[]", "count": "2",
-         "traits.vip": "false"},
+        {
+            ROW: 1,
+            "Email": "a@x.com",
+            "changed": "2024-01-02 03:04:05.000000Z",
+            "lists": '["news", "promo"]',
+            "count": "1",
+            "traits.vip": "true",
+        },
+        {
+            ROW: 2,
+            "Email": None,
+            "changed": None,
+            "lists": "[]",
+            "count": "2",
+            "traits.vip": "false",
+        },
     ]
     assert table.rows_read == 2
 
@@ -229,8 +265,9 @@ def test_broken_parquet(tmp_path, make_mapping):
 
 
 def test_file_name_fields(tmp_path, make_mapping):
-    mapping = make_mapping(file_name_fields={"status": r"members_([a-z]+)_\d+",
-                                             "other": r"nomatch_(\w+)"})
+    mapping = make_mapping(
+        file_name_fields={"status": r"members_([a-z]+)_\d+", "other": r"nomatch_(\w+)"}
+    )
     path = tmp_path / "members_unsubscribed_2024.csv"
     path.write_text("Email\na@x.com\nb@x.com\n")
     table = load(path, mapping)
@@ -240,9 +277,17 @@ def test_file_name_fields(tmp_path, make_mapping):
 
 @pytest.mark.parametrize(
     ("name", "fmt"),
-    [("a.csv", "csv"), ("a.CSV", "csv"), ("a.tsv", "tsv"), ("a.json", "json"),
-     ("a.jsonl", "jsonl"), ("a.ndjson", "jsonl"), ("a.parquet", "parquet"),
-     ("a.csv.gz", "csv"), ("a.json.gz", "json")],
+    [
+        ("a.csv", "csv"),
+        ("a.CSV", "csv"),
+        ("a.tsv", "tsv"),
+        ("a.json", "json"),
+        ("a.jsonl", "jsonl"),
+        ("a.ndjson", "jsonl"),
+        ("a.parquet", "parquet"),
+        ("a.csv.gz", "csv"),
+        ("a.json.gz", "json"),
+    ],
 )
 def test_detect_format(tmp_path, make_mapping, name, fmt):
     assert detect_format(tmp_path / name, make_mapping()) == fmt
@@ -271,8 +316,13 @@ def test_resolve_paths_globs_directories_and_files(tmp_path):
     (folder / "1.json").write_text("[]")
     (folder / "sub").mkdir()
     found = resolve_paths(["*.csv", "daily", "a.csv", "notes.txt"], tmp_path, "crm")
-    assert found == [tmp_path / "a.csv", tmp_path / "b.csv", folder / "1.json",
-                     folder / "2.json", tmp_path / "notes.txt"]
+    assert found == [
+        tmp_path / "a.csv",
+        tmp_path / "b.csv",
+        folder / "1.json",
+        folder / "2.json",
+        tmp_path / "notes.txt",
+    ]
 
 
 def test_resolve_paths_recursive_glob(tmp_path):

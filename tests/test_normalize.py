@@ -47,8 +47,9 @@ def test_normalize_email(raw, expected):
     assert normalize_email(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["", "   ", "not-an-email", "a@b", "a b@x.com", "a@@x.com",
-                                 "@x.com", "a@x.com b@y.com"])
+@pytest.mark.parametrize(
+    "raw", ["", "   ", "not-an-email", "a@b", "a b@x.com", "a@@x.com", "@x.com", "a@x.com b@y.com"]
+)
 def test_invalid_email_is_none(raw):
     assert normalize_email(raw) is None
 
@@ -68,8 +69,16 @@ def test_google_profile_applies_gmail_rule_meta_does_not():
 
 @pytest.mark.parametrize(
     "raw",
-    ["(202) 555-0100", "202-555-0100", "202.555.0100", "2025550100", "+1 202 555 0100",
-     "1-202-555-0100", " +1 (202) 555-0100 ", "+12025550100"],
+    [
+        "(202) 555-0100",
+        "202-555-0100",
+        "202.555.0100",
+        "2025550100",
+        "+1 202 555 0100",
+        "1-202-555-0100",
+        " +1 (202) 555-0100 ",
+        "+12025550100",
+    ],
 )
 def test_phone_to_e164_with_default_region(raw):
     assert make_phone_normalizer("US")(raw) == "+12025550100"
@@ -119,9 +128,11 @@ def test_sha256_hex_is_lowercased():
 
 def test_sha256_plain_email_hashed_under_profile():
     assert make_hash_normalizer("email", "google", "US")("J.Doe+ads@Gmail.com") == sha(
-        "jdoe@gmail.com")
+        "jdoe@gmail.com"
+    )
     assert make_hash_normalizer("email", "meta", "US")("J.Doe+ads@Gmail.com") == sha(
-        "j.doe+ads@gmail.com")
+        "j.doe+ads@gmail.com"
+    )
     assert make_hash_normalizer("email", "plain", "US")("not an email") is None
 
 
@@ -213,8 +224,13 @@ def test_phone_normalizer_is_idempotent(raw):
 
 @pytest.mark.parametrize(
     ("raw", "key"),
-    [("  Opted   IN ", "opted in"), ("TRUE", "true"), ("Y", "y"), ("\tNo\n", "no"),
-     ("STRASSE", "strasse")],
+    [
+        ("  Opted   IN ", "opted in"),
+        ("TRUE", "true"),
+        ("Y", "y"),
+        ("\tNo\n", "no"),
+        ("STRASSE", "strasse"),
+    ],
 )
 def test_vocabulary_key_ignores_case_and_spaces(raw, key):
     assert vocabulary_key(raw) == key
@@ -222,10 +238,23 @@ def test_vocabulary_key_ignores_case_and_spaces(raw, key):
 
 @pytest.mark.parametrize(
     ("raw", "state"),
-    [("true", "granted"), ("TRUE", "granted"), ("True", "granted"), ("1", "granted"),
-     ("Y", "granted"), ("yes", "granted"), (" Yes ", "granted"), ("on", "granted"),
-     ("false", "denied"), ("FALSE", "denied"), ("0", "denied"), ("N", "denied"),
-     ("no", "denied"), ("off", "denied"), ("Opted  Out", "denied")],
+    [
+        ("true", "granted"),
+        ("TRUE", "granted"),
+        ("True", "granted"),
+        ("1", "granted"),
+        ("Y", "granted"),
+        ("yes", "granted"),
+        (" Yes ", "granted"),
+        ("on", "granted"),
+        ("false", "denied"),
+        ("FALSE", "denied"),
+        ("0", "denied"),
+        ("N", "denied"),
+        ("no", "denied"),
+        ("off", "denied"),
+        ("Opted  Out", "denied"),
+    ],
 )
 def test_boolean_vocabulary_spellings(raw, state):
     assert BOOLEAN_VOCABULARY[vocabulary_key(raw)] == state
@@ -246,8 +275,9 @@ def test_sms_keywords():
 
 
 def parse(values, **spec):
-    result, bad = parse_timestamps(pd.Series(values, dtype="object"),
-                                   TimestampSpec(column="t", **spec))
+    result, bad = parse_timestamps(
+        pd.Series(values, dtype="object"), TimestampSpec(column="t", **spec)
+    )
     assert str(result.dtype) == "datetime64[ns, UTC]"
     return result.tolist(), bad.tolist()
 
@@ -258,13 +288,24 @@ def utc(text):
 
 def test_iso8601_with_z_offset_and_naive_in_assumed_zone():
     values, bad = parse(
-        ["2024-03-01T12:00:00Z", "2024-03-01T12:00:00+02:00", "2024-03-01T12:00:00-0500",
-         "2024-03-01 12:00:00", "2024-07-01T12:00:00", "2024-03-01"],
-        timezone="America/New_York")
-    assert values == [utc("2024-03-01 12:00"), utc("2024-03-01 10:00"),
-                      utc("2024-03-01 17:00"), utc("2024-03-01 17:00"),
-                      utc("2024-07-01 16:00"),  # EDT in summer
-                      utc("2024-03-01 05:00")]
+        [
+            "2024-03-01T12:00:00Z",
+            "2024-03-01T12:00:00+02:00",
+            "2024-03-01T12:00:00-0500",
+            "2024-03-01 12:00:00",
+            "2024-07-01T12:00:00",
+            "2024-03-01",
+        ],
+        timezone="America/New_York",
+    )
+    assert values == [
+        utc("2024-03-01 12:00"),
+        utc("2024-03-01 10:00"),
+        utc("2024-03-01 17:00"),
+        utc("2024-03-01 17:00"),
+        utc("2024-07-01 16:00"),  # EDT in summer
+        utc("2024-03-01 05:00"),
+    ]
     assert bad == [False] * 6
 
 
@@ -273,31 +314,40 @@ def test_iso8601_naive_defaults_to_utc():
 
 
 def test_strftime_pattern():
-    values, bad = parse(["01/03/2024 12:00", "31/12/2023 23:30", "13/13/2024 12:00"],
-                        format="%d/%m/%Y %H:%M", timezone="Europe/Berlin")
+    values, bad = parse(
+        ["01/03/2024 12:00", "31/12/2023 23:30", "13/13/2024 12:00"],
+        format="%d/%m/%Y %H:%M",
+        timezone="Europe/Berlin",
+    )
     assert values[:2] == [utc("2024-03-01 11:00"), utc("2023-12-31 22:30")]
     assert pd.isna(values[2])
     assert bad == [False, False, True]
 
 
 def test_strftime_pattern_with_offset():
-    values, bad = parse(["2024-03-01 12:00 +0100"], format="%Y-%m-%d %H:%M %z",
-                        timezone="America/New_York")
+    values, bad = parse(
+        ["2024-03-01 12:00 +0100"], format="%Y-%m-%d %H:%M %z", timezone="America/New_York"
+    )
     assert values == [utc("2024-03-01 11:00")]
     assert bad == [False]
 
 
 def test_epoch_seconds():
-    values, bad = parse(["1709294400", "1709294400.5", " 1709294400 ", "soon", "-100"],
-                        format="epoch_s")
-    assert values[:3] == [utc("2024-03-01 12:00"), utc("2024-03-01 12:00:00.5"),
-                          utc("2024-03-01 12:00")]
+    values, bad = parse(
+        ["1709294400", "1709294400.5", " 1709294400 ", "soon", "-100"], format="epoch_s"
+    )
+    assert values[:3] == [
+        utc("2024-03-01 12:00"),
+        utc("2024-03-01 12:00:00.5"),
+        utc("2024-03-01 12:00"),
+    ]
     assert bad == [False, False, False, True, True]
 
 
 def test_epoch_milliseconds():
-    values, bad = parse(["1709294400000", "1709294400123", "1709294400", "9" * 20],
-                        format="epoch_ms")
+    values, bad = parse(
+        ["1709294400000", "1709294400123", "1709294400", "9" * 20], format="epoch_ms"
+    )
     assert values[:2] == [utc("2024-03-01 12:00"), utc("2024-03-01 12:00:00.123")]
     # Seconds read as milliseconds land in 1970: out of range, flagged.
     assert bad == [False, False, True, True]
@@ -305,8 +355,16 @@ def test_epoch_milliseconds():
 
 @pytest.mark.parametrize(
     "raw",
-    ["garbage", "1900-01-01", "1900-01-01T00:00:00Z", "9999-12-31", "9999-12-31T23:59:59Z",
-     "2100-01-01T00:00:00Z", "1989-12-31T23:59:59Z", "0000-00-00 00:00:00"],
+    [
+        "garbage",
+        "1900-01-01",
+        "1900-01-01T00:00:00Z",
+        "9999-12-31",
+        "9999-12-31T23:59:59Z",
+        "2100-01-01T00:00:00Z",
+        "1989-12-31T23:59:59Z",
+        "0000-00-00 00:00:00",
+    ],
 )
 def test_bad_and_out_of_range_timestamps_are_flagged(raw):
     values, bad = parse([raw, "2024-01-01T00:00:00Z"])
@@ -322,7 +380,7 @@ def test_missing_values_are_not_bad():
 
 def test_no_values_at_all():
     assert parse([]) == ([], [])
-    values, bad = parse([None, None])
+    _values, bad = parse([None, None])
     assert bad == [False, False]
 
 

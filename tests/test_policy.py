@@ -37,16 +37,28 @@ def load_cases():
 
 
 def make_config(systems, authorities=None, regrant=True, must_hold=None):
-    mapping = {"identifiers": {"email": {"column": "Email"}},
-               "preferences": [{"purpose": "marketing", "state": "denied"}]}
-    return AuditConfig.model_validate({
-        "systems": {name: {"paths": [f"{name}.csv"], "mapping": mapping,
-                           "must_hold": (must_hold or {}).get(name, [])}
-                    for name in sorted(systems)},
-        "policy": {"authorities": [{"key": key, "system": system}
-                                   for key, system in (authorities or {}).items()],
-                   "regrant_requires_evidence": regrant},
-    })
+    mapping = {
+        "identifiers": {"email": {"column": "Email"}},
+        "preferences": [{"purpose": "marketing", "state": "denied"}],
+    }
+    return AuditConfig.model_validate(
+        {
+            "systems": {
+                name: {
+                    "paths": [f"{name}.csv"],
+                    "mapping": mapping,
+                    "must_hold": (must_hold or {}).get(name, []),
+                }
+                for name in sorted(systems)
+            },
+            "policy": {
+                "authorities": [
+                    {"key": key, "system": system} for key, system in (authorities or {}).items()
+                ],
+                "regrant_requires_evidence": regrant,
+            },
+        }
+    )
 
 
 def utc(value):
@@ -57,16 +69,24 @@ def observations_frame(items, person_id=1):
     rows = []
     for record_key, item in enumerate(items):
         purpose, channel, scope = parse_key(item["key"])
-        rows.append({
-            "person_id": item.get("person_id", person_id), "system": item["system"],
-            "purpose": purpose, "channel": channel, "scope": scope, "state": item["state"],
-            "updated_at": utc(item.get("updated_at")),
-            "capture_source": item.get("capture_source"), "proof": item.get("proof"),
-            "record_key": record_key,
-        })
+        rows.append(
+            {
+                "person_id": item.get("person_id", person_id),
+                "system": item["system"],
+                "purpose": purpose,
+                "channel": channel,
+                "scope": scope,
+                "state": item["state"],
+                "updated_at": utc(item.get("updated_at")),
+                "capture_source": item.get("capture_source"),
+                "proof": item.get("proof"),
+                "record_key": record_key,
+            }
+        )
     frame = pd.DataFrame(rows)
     frame["updated_at"] = pd.to_datetime(frame["updated_at"], utc=True).astype(
-        "datetime64[ns, UTC]")
+        "datetime64[ns, UTC]"
+    )
     frame["system"] = frame["system"].astype("category")
     return frame
 
@@ -74,11 +94,15 @@ def observations_frame(items, person_id=1):
 def run_case(case):
     observations = observations_frame(case["observations"])
     systems = set(observations["system"].astype(str)) | set(
-        (case.get("authorities") or {}).values())
+        (case.get("authorities") or {}).values()
+    )
     key = case["key"]
-    config = make_config(systems, case.get("authorities"),
-                         case.get("regrant_requires_evidence", True),
-                         must_hold={name: [key] for name in systems})
+    config = make_config(
+        systems,
+        case.get("authorities"),
+        case.get("regrant_requires_evidence", True),
+        must_hold={name: [key] for name in systems},
+    )
     persons = observations[["system", "person_id"]].drop_duplicates()
     persons["system"] = persons["system"].astype(str)
     keys = key_universe(observations, persons, config)
@@ -114,67 +138,121 @@ def test_case_ids_are_unique():
 
 
 def test_persons_are_evaluated_independently():
-    observations = observations_frame([
-        {"person_id": 1, "system": "esp", "key": "marketing/email", "state": "denied",
-         "updated_at": "2024-03-02T00:00:00Z"},
-        {"person_id": 2, "system": "esp", "key": "marketing/email", "state": "granted",
-         "updated_at": "2024-03-02T00:00:00Z"},
-        {"person_id": 2, "system": "cmp", "key": "marketing/email", "state": "granted",
-         "updated_at": "2024-03-01T00:00:00Z"},
-    ])
+    observations = observations_frame(
+        [
+            {
+                "person_id": 1,
+                "system": "esp",
+                "key": "marketing/email",
+                "state": "denied",
+                "updated_at": "2024-03-02T00:00:00Z",
+            },
+            {
+                "person_id": 2,
+                "system": "esp",
+                "key": "marketing/email",
+                "state": "granted",
+                "updated_at": "2024-03-02T00:00:00Z",
+            },
+            {
+                "person_id": 2,
+                "system": "cmp",
+                "key": "marketing/email",
+                "state": "granted",
+                "updated_at": "2024-03-01T00:00:00Z",
+            },
+        ]
+    )
     config = make_config({"esp", "cmp"})
     keys = key_universe(observations, pd.DataFrame({"system": [], "person_id": []}), config)
     expected = evaluate(observations, keys, config).expected
     assert expected[["person_id", "expected_state", "deciding_system"]].values.tolist() == [
-        [1, "denied", "esp"], [2, "granted", "cmp"]]
+        [1, "denied", "esp"],
+        [2, "granted", "cmp"],
+    ]
 
 
 def test_key_universe_adds_must_hold_keys():
-    observations = observations_frame([
-        {"system": "esp", "key": "marketing/email", "state": "denied"}])
+    observations = observations_frame(
+        [{"system": "esp", "key": "marketing/email", "state": "denied"}]
+    )
     config = make_config({"esp", "crm"}, must_hold={"crm": ["marketing/sms"]})
     persons = pd.DataFrame({"system": ["crm", "crm", "esp"], "person_id": [1, 2, 1]})
     keys = key_universe(observations, persons, config)
     assert sorted(map(tuple, keys.values.tolist())) == [
-        (1, "marketing", "email", "*"), (1, "marketing", "sms", "*"),
-        (2, "marketing", "sms", "*")]
+        (1, "marketing", "email", "*"),
+        (1, "marketing", "sms", "*"),
+        (2, "marketing", "sms", "*"),
+    ]
     expected = evaluate(observations, keys, config).expected
-    by_key = {(p, c): s for p, c, s in expected[["person_id", "channel", "expected_state"]]
-              .itertuples(index=False)}
+    by_key = {
+        (p, c): s
+        for p, c, s in expected[["person_id", "channel", "expected_state"]].itertuples(index=False)
+    }
     assert by_key == {(1, "email"): "denied", (1, "sms"): "unknown", (2, "sms"): "unknown"}
 
 
 def test_expand_to_keys_pairs_broader_observations():
-    observations = observations_frame([
-        {"system": "esp", "key": "marketing", "state": "denied"},
-        {"system": "esp", "key": "marketing/email/news", "state": "denied"},
-        {"system": "esp", "key": "analytics", "state": "denied"}])
-    keys = pd.DataFrame({"person_id": [1, 1], "purpose": ["marketing", "marketing"],
-                         "channel": ["email", "*"], "scope": ["news", "*"]})
+    observations = observations_frame(
+        [
+            {"system": "esp", "key": "marketing", "state": "denied"},
+            {"system": "esp", "key": "marketing/email/news", "state": "denied"},
+            {"system": "esp", "key": "analytics", "state": "denied"},
+        ]
+    )
+    keys = pd.DataFrame(
+        {
+            "person_id": [1, 1],
+            "purpose": ["marketing", "marketing"],
+            "channel": ["email", "*"],
+            "scope": ["news", "*"],
+        }
+    )
     pairs = expand_to_keys(observations, keys)
     got = sorted(pairs[["obs_channel", "channel", "scope", "specificity"]].values.tolist())
-    assert got == [["*", "*", "*", 1], ["*", "email", "news", 1],
-                   ["email", "email", "news", 3]]
+    assert got == [["*", "*", "*", 1], ["*", "email", "news", 1], ["email", "email", "news", 3]]
 
 
 def test_authority_of_keys_most_specific_rule():
-    config = make_config({"cmp", "twilio", "esp"},
-                         {"marketing": "cmp", "marketing/sms": "twilio",
-                          "marketing/email/news": "esp"})
-    keys = pd.DataFrame({"purpose": ["marketing"] * 4 + ["analytics"],
-                         "channel": ["sms", "email", "email", "*", "web"],
-                         "scope": ["*", "news", "promo", "*", "*"]})
-    assert authority_of_keys(keys, config).tolist() == ["twilio", "esp", "cmp", "cmp", None]
+    config = make_config(
+        {"cmp", "twilio", "esp"},
+        {"marketing": "cmp", "marketing/sms": "twilio", "marketing/email/news": "esp"},
+    )
+    keys = pd.DataFrame(
+        {
+            "purpose": ["marketing"] * 4 + ["analytics"],
+            "channel": ["sms", "email", "email", "*", "web"],
+            "scope": ["*", "news", "promo", "*", "*"],
+        }
+    )
+    authority = authority_of_keys(keys, config)
+    assert authority.iloc[:4].tolist() == ["twilio", "esp", "cmp", "cmp"]
+    assert pd.isna(authority.iloc[4])
 
 
 def test_authority_updated_at_is_the_authority_latest_time():
-    observations = observations_frame([
-        {"system": "cmp", "key": "marketing/email", "state": "granted",
-         "updated_at": "2024-03-01T00:00:00Z"},
-        {"system": "cmp", "key": "marketing/email", "state": "denied",
-         "updated_at": "2024-03-04T00:00:00Z"},
-        {"system": "esp", "key": "marketing/email", "state": "denied",
-         "updated_at": "2024-03-09T00:00:00Z"}])
+    observations = observations_frame(
+        [
+            {
+                "system": "cmp",
+                "key": "marketing/email",
+                "state": "granted",
+                "updated_at": "2024-03-01T00:00:00Z",
+            },
+            {
+                "system": "cmp",
+                "key": "marketing/email",
+                "state": "denied",
+                "updated_at": "2024-03-04T00:00:00Z",
+            },
+            {
+                "system": "esp",
+                "key": "marketing/email",
+                "state": "denied",
+                "updated_at": "2024-03-09T00:00:00Z",
+            },
+        ]
+    )
     config = make_config({"cmp", "esp"}, {"marketing/email": "cmp"})
     keys = key_universe(observations, pd.DataFrame({"system": [], "person_id": []}), config)
     row = evaluate(observations, keys, config).expected.iloc[0]

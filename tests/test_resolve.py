@@ -20,8 +20,9 @@ def sha(text: str) -> str:
 
 
 def records(rows):
-    frame = pd.DataFrame(rows, columns=[k for k in KINDS if any(k in r for r in rows)],
-                         dtype="object")
+    frame = pd.DataFrame(
+        rows, columns=[k for k in KINDS if any(k in r for r in rows)], dtype="object"
+    )
     frame = frame.where(frame.notna(), None)
     frame.insert(0, "record_key", range(len(frame)))
     return frame
@@ -38,88 +39,121 @@ def groups(resolution):
 
 
 def ignored(resolution):
-    return [tuple(r) for r in resolution.ignored_values[
-        ["kind", "value", "records", "reason"]].itertuples(index=False)]
+    return [
+        tuple(r)
+        for r in resolution.ignored_values[["kind", "value", "records", "reason"]].itertuples(
+            index=False
+        )
+    ]
 
 
 def test_transitive_linking_across_kinds():
-    resolution = resolve([
-        {"email": "a@x.com"},  # A
-        {"email": "a@x.com", "phone": "+12025550100"},  # B shares email with A
-        {"phone": "+12025550100", "customer_id": "C1"},  # C shares phone with B
-        {"customer_id": "C1"},  # D shares id with C
-        {"email": "z@x.com"},  # a stranger
-    ])
+    resolution = resolve(
+        [
+            {"email": "a@x.com"},  # A
+            {"email": "a@x.com", "phone": "+12025550100"},  # B shares email with A
+            {"phone": "+12025550100", "customer_id": "C1"},  # C shares phone with B
+            {"customer_id": "C1"},  # D shares id with C
+            {"email": "z@x.com"},  # a stranger
+        ]
+    )
     assert groups(resolution) == {frozenset({0, 1, 2, 3}), frozenset({4})}
     assert resolution.person_of_record.index.tolist() == [0, 1, 2, 3, 4]
     assert resolution.conflicts.empty
 
 
 def test_person_ids_and_anchors_follow_the_strongest_identifier():
-    resolution = resolve([{"email": "b@x.com"}, {"email": "a@x.com", "customer_id": "C9"},
-                          {"phone": "+12025550100"}])
+    resolution = resolve(
+        [{"email": "b@x.com"}, {"email": "a@x.com", "customer_id": "C9"}, {"phone": "+12025550100"}]
+    )
     # Persons are numbered by anchor: customer ids first, then emails, then phones.
     assert resolution.person_of_record.tolist() == [2, 1, 3]
     assert resolution.anchors.values.tolist() == [
-        [1, "customer_id", "C9"], [2, "email", "b@x.com"], [3, "phone", "+12025550100"]]
+        [1, "customer_id", "C9"],
+        [2, "email", "b@x.com"],
+        [3, "phone", "+12025550100"],
+    ]
 
 
-@pytest.mark.parametrize(("profile", "linked"), [("google", True), ("plain", False),
-                                                  ("meta", False)])
+@pytest.mark.parametrize(
+    ("profile", "linked"), [("google", True), ("plain", False), ("meta", False)]
+)
 def test_hashed_email_joins_plain_email_under_its_profile(profile, linked):
     audience_hash = sha("johndoe@gmail.com")  # how Customer Match hashes it
-    resolution = resolve([{"email": "john.doe+shop@gmail.com"},
-                          {"email_sha256": audience_hash}], {"email": {profile}})
+    resolution = resolve(
+        [{"email": "john.doe+shop@gmail.com"}, {"email_sha256": audience_hash}],
+        {"email": {profile}},
+    )
     assert (len(groups(resolution)) == 1) is linked
 
 
 def test_hashed_phone_joins_under_meta_profile():
-    resolution = resolve([{"phone": "+12025550100"}, {"phone_sha256": sha("12025550100")}],
-                         {"phone": {"meta"}})
+    resolution = resolve(
+        [{"phone": "+12025550100"}, {"phone_sha256": sha("12025550100")}], {"phone": {"meta"}}
+    )
     assert groups(resolution) == {frozenset({0, 1})}
 
 
 def test_non_gmail_address_joins_under_every_profile():
-    resolution = resolve([{"email": "j.doe@corp.com"}, {"email_sha256": sha("j.doe@corp.com")}],
-                         {"email": {"google"}})
+    resolution = resolve(
+        [{"email": "j.doe@corp.com"}, {"email_sha256": sha("j.doe@corp.com")}],
+        {"email": {"google"}},
+    )
     assert groups(resolution) == {frozenset({0, 1})}
 
 
 def test_hash_profiles_of_mappings():
     def mapping(identifiers):
-        return Mapping.model_validate({"identifiers": identifiers, "preferences": [
-            {"purpose": "advertising", "state": "granted"}]})
+        return Mapping.model_validate(
+            {
+                "identifiers": identifiers,
+                "preferences": [{"purpose": "advertising", "state": "granted"}],
+            }
+        )
 
-    profiles = hash_profiles([
-        mapping({"email_sha256": {"column": "E", "profile": "google"},
-                 "phone_sha256": {"column": "P", "profile": "meta"}}),
-        mapping({"email_sha256": {"column": "E"}}),
-        mapping({"email": {"column": "E"}}),
-    ])
+    profiles = hash_profiles(
+        [
+            mapping(
+                {
+                    "email_sha256": {"column": "E", "profile": "google"},
+                    "phone_sha256": {"column": "P", "profile": "meta"},
+                }
+            ),
+            mapping({"email_sha256": {"column": "E"}}),
+            mapping({"email": {"column": "E"}}),
+        ]
+    )
     assert profiles == {"email": {"google", "plain"}, "phone": {"meta"}}
 
 
 def test_identifier_links_derive_hashes():
-    links = identifier_links(records([{"email": "a.b@gmail.com"}]), ["email", "email_sha256"],
-                             {"email": {"google", "plain"}})
-    assert sorted(map(tuple, links.values.tolist())) == sorted([
-        (0, "email", "a.b@gmail.com"),
-        (0, "email_sha256", sha("a.b@gmail.com")),
-        (0, "email_sha256", sha("ab@gmail.com")),
-    ])
+    links = identifier_links(
+        records([{"email": "a.b@gmail.com"}]),
+        ["email", "email_sha256"],
+        {"email": {"google", "plain"}},
+    )
+    assert sorted(map(tuple, links.values.tolist())) == sorted(
+        [
+            (0, "email", "a.b@gmail.com"),
+            (0, "email_sha256", sha("a.b@gmail.com")),
+            (0, "email_sha256", sha("ab@gmail.com")),
+        ]
+    )
 
 
 def test_default_placeholders_are_ignored_and_reported():
-    resolution = resolve([
-        {"email": "test@test.com", "customer_id": "C1"},
-        {"email": "test@test.com", "customer_id": "C2"},
-        {"email": "noemail@shop.com", "customer_id": "C3"},
-        {"email": "noemail@shop.com", "customer_id": "C4"},
-        {"phone": "+10000000000", "customer_id": "C5"},
-        {"phone": "+10000000000", "customer_id": "C6"},
-        {"customer_id": "0", "email": "real@x.com"},
-        {"customer_id": "0", "email": "other@x.com"},
-    ])
+    resolution = resolve(
+        [
+            {"email": "test@test.com", "customer_id": "C1"},
+            {"email": "test@test.com", "customer_id": "C2"},
+            {"email": "noemail@shop.com", "customer_id": "C3"},
+            {"email": "noemail@shop.com", "customer_id": "C4"},
+            {"phone": "+10000000000", "customer_id": "C5"},
+            {"phone": "+10000000000", "customer_id": "C6"},
+            {"customer_id": "0", "email": "real@x.com"},
+            {"customer_id": "0", "email": "other@x.com"},
+        ]
+    )
     assert len(groups(resolution)) == 8
     assert ignored(resolution) == [
         ("customer_id", "0", 2, "placeholder list"),
@@ -130,26 +164,39 @@ def test_default_placeholders_are_ignored_and_reported():
 
 
 def test_configured_placeholders_exact_and_regex():
-    rows = [{"email": "front.desk@hotel.com", "customer_id": "C1"},
-            {"email": "front.desk@hotel.com", "customer_id": "C2"},
-            {"email": "guest123@walkin.local", "customer_id": "C3"},
-            {"email": "guest456@walkin.local", "customer_id": "C3"},
-            {"email": "test@test.com", "customer_id": "C4"},
-            {"email": "test@test.com", "customer_id": "C5"}]
-    resolution = resolve(rows, ignore={"email": ["front.desk@hotel.com", "re:@walkin\\.local$"]},
-                         use_default_ignore=False)
+    rows = [
+        {"email": "front.desk@hotel.com", "customer_id": "C1"},
+        {"email": "front.desk@hotel.com", "customer_id": "C2"},
+        {"email": "guest123@walkin.local", "customer_id": "C3"},
+        {"email": "guest456@walkin.local", "customer_id": "C3"},
+        {"email": "test@test.com", "customer_id": "C4"},
+        {"email": "test@test.com", "customer_id": "C5"},
+    ]
+    resolution = resolve(
+        rows,
+        ignore={"email": ["front.desk@hotel.com", "re:@walkin\\.local$"]},
+        use_default_ignore=False,
+    )
     # C3's two records still share the customer id; the defaults are off, so
     # test@test.com links C4 and C5.
-    assert groups(resolution) == {frozenset({0}), frozenset({1}), frozenset({2, 3}),
-                                  frozenset({4, 5})}
+    assert groups(resolution) == {
+        frozenset({0}),
+        frozenset({1}),
+        frozenset({2, 3}),
+        frozenset({4, 5}),
+    }
     assert [row[:2] for row in ignored(resolution)] == [
-        ("email", "front.desk@hotel.com"), ("email", "guest123@walkin.local"),
-        ("email", "guest456@walkin.local")]
+        ("email", "front.desk@hotel.com"),
+        ("email", "guest123@walkin.local"),
+        ("email", "guest456@walkin.local"),
+    ]
 
 
 def test_placeholder_does_not_link_through_its_derived_hash():
-    rows = [{"email": "test@test.com", "customer_id": "C1"},
-            {"email": "test@test.com", "customer_id": "C2"}]
+    rows = [
+        {"email": "test@test.com", "customer_id": "C1"},
+        {"email": "test@test.com", "customer_id": "C2"},
+    ]
     resolution = resolve(rows, {"email": {"plain"}})
     assert groups(resolution) == {frozenset({0}), frozenset({1})}
     assert resolution.conflicts.empty
@@ -159,8 +206,7 @@ def test_listed_placeholder_applies_to_a_hash_only_audience():
     rows = [{"email_sha256": sha("desk@hotel.com")}, {"email_sha256": sha("desk@hotel.com")}]
     resolution = resolve(rows, ignore={"email": ["desk@hotel.com"]})
     assert groups(resolution) == {frozenset({0}), frozenset({1})}
-    assert ignored(resolution) == [("email_sha256", sha("desk@hotel.com"), 2,
-                                    "placeholder list")]
+    assert ignored(resolution) == [("email_sha256", sha("desk@hotel.com"), 2, "placeholder list")]
 
 
 def test_max_records_per_value_guard():
@@ -168,34 +214,38 @@ def test_max_records_per_value_guard():
     rows.append({"email": "pair@x.com", "customer_id": "C7"})
     rows.append({"email": "pair@x.com", "customer_id": "C8"})
     resolution = resolve(rows, max_records_per_value=2)
-    assert groups(resolution) == {frozenset({0}), frozenset({1}), frozenset({2}),
-                                  frozenset({3, 4})}
+    assert groups(resolution) == {frozenset({0}), frozenset({1}), frozenset({2}), frozenset({3, 4})}
     assert ignored(resolution) == [("email", "family@x.com", 3, "links more than 2 records")]
     # A pair under the limit still links, and is a conflict on the strong key.
     assert resolution.conflicts.values.tolist() == [[4, "customer_id", ["C7", "C8"]]]
 
 
 def test_conflicts_on_strong_key():
-    resolution = resolve([
-        {"email": "a@x.com", "customer_id": "C2"},
-        {"email": "a@x.com", "customer_id": "C1"},
-        {"email": "a@x.com", "customer_id": "C1"},
-        {"email": "b@x.com", "customer_id": "C3"},
-    ])
+    resolution = resolve(
+        [
+            {"email": "a@x.com", "customer_id": "C2"},
+            {"email": "a@x.com", "customer_id": "C1"},
+            {"email": "a@x.com", "customer_id": "C1"},
+            {"email": "b@x.com", "customer_id": "C3"},
+        ]
+    )
     assert resolution.conflicts.values.tolist() == [[1, "customer_id", ["C1", "C2"]]]
 
 
 def test_conflicts_on_configured_strong_keys():
-    rows = [{"email": "a@x.com", "phone": "+12025550100"},
-            {"email": "a@x.com", "phone": "+12025550111"}]
+    rows = [
+        {"email": "a@x.com", "phone": "+12025550100"},
+        {"email": "a@x.com", "phone": "+12025550111"},
+    ]
     assert resolve(rows).conflicts.empty
     conflicts = resolve(rows, strong_keys=["phone"]).conflicts
     assert conflicts.values.tolist() == [[1, "phone", ["+12025550100", "+12025550111"]]]
 
 
 def test_record_holding_only_a_placeholder_stays_alone():
-    resolution = resolve([{"email": "test@test.com"}, {"email": "a@x.com"},
-                          {"email": "test@test.com"}])
+    resolution = resolve(
+        [{"email": "test@test.com"}, {"email": "a@x.com"}, {"email": "test@test.com"}]
+    )
     assert groups(resolution) == {frozenset({0}), frozenset({1}), frozenset({2})}
 
 
@@ -229,8 +279,9 @@ def test_person_ids_do_not_depend_on_record_order():
 
 
 def test_empty_records():
-    frame = pd.DataFrame({"record_key": pd.Series(dtype="int64"),
-                          "email": pd.Series(dtype="object")})
+    frame = pd.DataFrame(
+        {"record_key": pd.Series(dtype="int64"), "email": pd.Series(dtype="object")}
+    )
     resolution = resolve_identities(frame, IdentityConfig(), {})
     assert resolution.person_of_record.empty
     assert resolution.conflicts.empty
