@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator
 
 from prefsync_audit._model import Duration, PreferenceKey, StrictModel, parse_duration
 from prefsync_audit._yaml import LocatedYaml, format_key_path, load_yaml

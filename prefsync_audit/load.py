@@ -122,8 +122,9 @@ def load_file(path: Path, mapping: Mapping, system: str, display: Path) -> RawTa
         match = re.search(pattern, path.name)
         frame[column] = match.group(1) if match and match.groups() else pd.NA
     rows_read = len(frame) + len(bad)
-    bad_rows = pd.DataFrame({ROW: pd.Series([b[0] for b in bad], dtype="int64"),
-                             "reason": [b[1] for b in bad]})
+    bad_rows = pd.DataFrame(
+        {ROW: pd.Series([b[0] for b in bad], dtype="int64"), "reason": [b[1] for b in bad]}
+    )
     return RawTable(system, display, digest, frame, rows_read, bad_rows)
 
 
@@ -137,8 +138,9 @@ def _number_rows(frame: pd.DataFrame, bad_numbers: list[int]) -> pd.DataFrame:
 
 def _decode(data: bytes, encoding: str, path: Path) -> str:
     try:
-        return data.decode("utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8")
-                           else encoding)
+        return data.decode(
+            "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+        )
     except (UnicodeDecodeError, LookupError) as exc:
         raise InputError(f"{path}: cannot decode as {encoding}: {exc}") from None
 
@@ -182,23 +184,29 @@ def _read_delimited(
         bad: list[tuple[int | None, str]] = []
 
         def on_invalid(row: Any) -> str:
-            bad.append((row.number, f"expected {row.expected_columns} columns, "
-                                    f"found {row.actual_columns}"))
+            bad.append(
+                (row.number, f"expected {row.expected_columns} columns, found {row.actual_columns}")
+            )
             return "skip"
 
         table = pa_csv.read_csv(
             io.BytesIO(data),
             read_options=pa_csv.ReadOptions(
-                use_threads=use_threads, column_names=names, skip_rows=1,
+                use_threads=use_threads,
+                column_names=names,
+                skip_rows=1,
                 block_size=1 << 22,
             ),
             parse_options=pa_csv.ParseOptions(
-                delimiter=delimiter, quote_char=options.quotechar,
-                newlines_in_values=True, invalid_row_handler=on_invalid,
+                delimiter=delimiter,
+                quote_char=options.quotechar,
+                newlines_in_values=True,
+                invalid_row_handler=on_invalid,
             ),
             convert_options=pa_csv.ConvertOptions(
                 column_types={name: pa.string() for name in names},
-                strings_can_be_null=True, null_values=[""],
+                strings_can_be_null=True,
+                null_values=[""],
             ),
         )
         return table, bad
@@ -308,7 +316,6 @@ def _read_parquet(data: bytes, path: Path) -> tuple[pd.DataFrame, list]:
             try:
                 columns[name] = column.cast(pa.string())
             except pa.ArrowException:
-                columns[name] = pa.array([_scalar_text(v) for v in column.to_pylist()],
-                                         pa.string())
+                columns[name] = pa.array([_scalar_text(v) for v in column.to_pylist()], pa.string())
     frame = _to_text_frame(pa.table(columns) if columns else table)
     return _number_rows(frame, []), []

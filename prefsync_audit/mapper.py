@@ -43,13 +43,27 @@ from prefsync_audit.normalize import (
 from prefsync_audit.vocab import DEFAULT_NORMALIZER, State
 
 OBSERVATION_COLUMNS = [
-    "record_key", "purpose", "channel", "scope", "state", "raw_value", "source_column",
-    "updated_at", "capture_source", "proof",
+    "record_key",
+    "purpose",
+    "channel",
+    "scope",
+    "state",
+    "raw_value",
+    "source_column",
+    "updated_at",
+    "capture_source",
+    "proof",
 ]
 QUARANTINE_COLUMNS = ["system", "source_file", "source_row", "reason"]
 UNMAPPED_COLUMNS = ["record_key", "system", "source_column", "raw_value"]
 INPUT_COLUMNS = [
-    "system", "path", "sha256", "rows_read", "rows_mapped", "rows_quarantined", "rows_ignored",
+    "system",
+    "path",
+    "sha256",
+    "rows_read",
+    "rows_mapped",
+    "rows_quarantined",
+    "rows_ignored",
 ]
 
 
@@ -143,7 +157,8 @@ def map_file(
     if columns.strict and columns.missing:
         missing = ", ".join(dict.fromkeys(columns.missing))
         raise InputError(
-            f"{table.path}: mapped column(s) not in the file: {missing} (system {table.system})")
+            f"{table.path}: mapped column(s) not in the file: {missing} (system {table.system})"
+        )
 
     reasons[ignored] = None
     usable = (~ignored & reasons.isna()).to_numpy()
@@ -151,8 +166,9 @@ def map_file(
     records = identifiers.iloc[positions].reset_index(drop=True)
     records.insert(0, "source_row", frame[ROW].to_numpy()[positions])
     record_ids = columns.get(mapping.record_id) if mapping.record_id else None
-    records.insert(1, "record_id", record_ids.to_numpy()[positions] if record_ids is not None
-                   else None)
+    records.insert(
+        1, "record_id", record_ids.to_numpy()[positions] if record_ids is not None else None
+    )
     # File-local record keys: the position among usable rows.
     local_key = np.full(n, -1, dtype="int64")
     local_key[positions] = np.arange(len(positions))
@@ -161,8 +177,10 @@ def map_file(
     unmapped = _finish(unmapped_parts, UNMAPPED_COLUMNS[2:], local_key, usable)
 
     quarantined = pd.DataFrame(
-        {"source_row": frame[ROW][reasons.notna()].to_numpy(),
-         "reason": reasons[reasons.notna()].to_numpy()}
+        {
+            "source_row": frame[ROW][reasons.notna()].to_numpy(),
+            "reason": reasons[reasons.notna()].to_numpy(),
+        }
     )
     if len(table.bad_rows):
         bad = table.bad_rows.rename(columns={ROW: "source_row"})
@@ -177,11 +195,16 @@ def map_file(
     return MappedFile(records, observations, quarantined, unmapped, invalid_counts, accounting)
 
 
-def _finish(parts: list[pd.DataFrame], columns: list[str], local_key: np.ndarray,
-            usable: np.ndarray) -> pd.DataFrame:
+def _finish(
+    parts: list[pd.DataFrame], columns: list[str], local_key: np.ndarray, usable: np.ndarray
+) -> pd.DataFrame:
     if not parts:
-        return pd.DataFrame({"record_key": pd.Series(dtype="int64"),
-                             **{c: pd.Series(dtype="object") for c in columns}})
+        return pd.DataFrame(
+            {
+                "record_key": pd.Series(dtype="int64"),
+                **{c: pd.Series(dtype="object") for c in columns},
+            }
+        )
     combined = pd.concat(parts, ignore_index=True)
     combined["row"] = combined["row"].astype("int64")
     combined = combined[usable[combined["row"].to_numpy()]]
@@ -225,8 +248,9 @@ def _identifiers(
     return pd.DataFrame(normalized, index=columns.frame.index), invalid_counts, invalid_any
 
 
-def _timestamps(columns: _Columns, spec: TimestampSpec | None, reasons: pd.Series,
-                n: int) -> pd.Series:
+def _timestamps(
+    columns: _Columns, spec: TimestampSpec | None, reasons: pd.Series, n: int
+) -> pd.Series:
     if spec is None:
         return pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]")
     raw = columns.first_present(spec.columns)
@@ -258,8 +282,15 @@ def _apply_rule(
             else:
                 values = map_distinct(raw, lambda v, lookup=lookup: lookup.get(vocabulary_key(v)))
                 unknown = raw.notna() & values.isna()
-                unmapped.append(pd.DataFrame({"row": rows[unknown], "source_column": spec.column,
-                                              "raw_value": raw[unknown]}))
+                unmapped.append(
+                    pd.DataFrame(
+                        {
+                            "row": rows[unknown],
+                            "source_column": spec.column,
+                            "raw_value": raw[unknown],
+                        }
+                    )
+                )
             keep &= values.notna() & (values != "ignore")
             parts[part] = values
         else:
@@ -280,21 +311,37 @@ def _apply_rule(
         states = map_distinct(raw, lambda v: lookup.get(vocabulary_key(v), State.UNKNOWN.value))
         # Stays boolean when the column is entirely blank (no float NaN to fill).
         unknown = raw.map(lambda v: pd.notna(v) and vocabulary_key(v) not in lookup).astype(bool)
-        unmapped.append(pd.DataFrame({"row": rows[unknown & keep], "source_column": spec.column,
-                                      "raw_value": raw[unknown & keep]}))
+        unmapped.append(
+            pd.DataFrame(
+                {
+                    "row": rows[unknown & keep],
+                    "source_column": spec.column,
+                    "raw_value": raw[unknown & keep],
+                }
+            )
+        )
         keep &= raw.notna() & (states != "ignore")
         raw_value, source_column = raw, spec.column
     else:
         states = pd.Series([rule.state.value] * n, dtype="object")
         raw_value, source_column = pd.Series(["(present)"] * n, dtype="object"), None
 
-    observations = pd.DataFrame({
-        "row": rows[keep], "purpose": parts["purpose"][keep], "channel": parts["channel"][keep],
-        "scope": parts["scope"][keep], "state": states[keep], "raw_value": raw_value[keep],
-        "source_column": source_column,
-    })
-    unmapped_frame = (pd.concat(unmapped, ignore_index=True) if unmapped
-                      else pd.DataFrame(columns=["row", "source_column", "raw_value"]))
+    observations = pd.DataFrame(
+        {
+            "row": rows[keep],
+            "purpose": parts["purpose"][keep],
+            "channel": parts["channel"][keep],
+            "scope": parts["scope"][keep],
+            "state": states[keep],
+            "raw_value": raw_value[keep],
+            "source_column": source_column,
+        }
+    )
+    unmapped_frame = (
+        pd.concat(unmapped, ignore_index=True)
+        if unmapped
+        else pd.DataFrame(columns=["row", "source_column", "raw_value"])
+    )
     return observations.reset_index(drop=True), unmapped_frame
 
 
@@ -317,17 +364,25 @@ def _apply_list_rule(
     parsed = map_distinct(raw, lambda v: _parse_list(v, spec.separator))
     present = parsed.dropna().explode().dropna()
     present = pd.DataFrame({"row": present.index.to_numpy(), "item": present.to_numpy()})
-    items = pd.DataFrame([
-        {"item": item_id,
-         "purpose": item.purpose or rule.purpose,
-         "channel": item.channel or rule.channel,
-         "scope": item.scope or rule.scope}
-        for item_id, item in spec.items.items()
-    ])
+    items = pd.DataFrame(
+        [
+            {
+                "item": item_id,
+                "purpose": item.purpose or rule.purpose,
+                "channel": item.channel or rule.channel,
+                "scope": item.scope or rule.scope,
+            }
+            for item_id, item in spec.items.items()
+        ]
+    )
     known = present["item"].isin(items["item"])
-    unmapped = pd.DataFrame({"row": present.loc[~known, "row"].to_numpy(),
-                             "source_column": spec.column,
-                             "raw_value": present.loc[~known, "item"].to_numpy()})
+    unmapped = pd.DataFrame(
+        {
+            "row": present.loc[~known, "row"].to_numpy(),
+            "source_column": spec.column,
+            "raw_value": present.loc[~known, "item"].to_numpy(),
+        }
+    )
     hits = present[known].merge(items, on="item")
     hits["state"] = spec.present
     frames = [hits]
@@ -340,9 +395,11 @@ def _apply_list_rule(
         frames.append(missing)
     observations = pd.concat(frames, ignore_index=True)
     observations["raw_value"] = observations["item"].map(
-        lambda i: f"{i} listed" if i is not None else None)
+        lambda i: f"{i} listed" if i is not None else None
+    )
     observations.loc[observations["state"] != spec.present, "raw_value"] = (
-        observations["item"] + " not listed")
+        observations["item"] + " not listed"
+    )
     observations["source_column"] = spec.column
     observations = observations.sort_values(["row", "item"], kind="stable")
     return observations.drop(columns="item").reset_index(drop=True), unmapped

@@ -141,8 +141,18 @@ BOOLEAN_VOCABULARY: dict[str, StateTarget] = {
 }
 SMS_KEYWORDS_VOCABULARY: dict[str, StateTarget] = {
     **dict.fromkeys(
-        ["stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout",
-         "opt out", "opt-out"],
+        [
+            "stop",
+            "stopall",
+            "unsubscribe",
+            "cancel",
+            "end",
+            "quit",
+            "revoke",
+            "optout",
+            "opt out",
+            "opt-out",
+        ],
         "denied",
     ),
     **dict.fromkeys(["start", "yes", "unstop", "subscribe"], "granted"),
@@ -198,8 +208,9 @@ def _parse_distinct(uniques: pd.Series, spec: TimestampSpec) -> pd.Series:
     if (~aware).any():
         naive = pd.to_datetime(text[~aware], **common)
         if getattr(naive.dt, "tz", None) is None:
-            naive = naive.dt.tz_localize(spec.timezone, ambiguous="NaT",
-                                         nonexistent="shift_forward")
+            naive = naive.dt.tz_localize(
+                spec.timezone, ambiguous="NaT", nonexistent="shift_forward"
+            )
         result[~aware] = _to_ns(naive.dt.tz_convert("UTC"))
     return result
 

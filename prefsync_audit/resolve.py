@@ -69,30 +69,45 @@ def _ignore_matcher(patterns: list[str]):
     return is_ignored
 
 
-def identifier_links(records: pd.DataFrame, kinds: list[str],
-                     profiles: dict[str, set[str]]) -> pd.DataFrame:
+def identifier_links(
+    records: pd.DataFrame, kinds: list[str], profiles: dict[str, set[str]]
+) -> pd.DataFrame:
     """Long table (record_key, kind, value) of every identifier, hashes derived."""
     parts = []
     for kind in kinds:
         if kind not in records.columns:
             continue
         present = records[["record_key", kind]].dropna()
-        parts.append(pd.DataFrame({"record_key": present["record_key"].to_numpy(),
-                                   "kind": kind, "value": present[kind].to_numpy()}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "record_key": present["record_key"].to_numpy(),
+                    "kind": kind,
+                    "value": present[kind].to_numpy(),
+                }
+            )
+        )
         for profile in sorted(profiles.get(kind, ())):
             apply = apply_email_profile if kind == "email" else apply_phone_profile
             uniques = pd.unique(present[kind])
             lookup = {v: sha256_hex(apply(v, profile)) for v in uniques}
-            parts.append(pd.DataFrame({"record_key": present["record_key"].to_numpy(),
-                                       "kind": f"{kind}_sha256",
-                                       "value": present[kind].map(lookup).to_numpy()}))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "record_key": present["record_key"].to_numpy(),
+                        "kind": f"{kind}_sha256",
+                        "value": present[kind].map(lookup).to_numpy(),
+                    }
+                )
+            )
     if not parts:
         return pd.DataFrame({"record_key": pd.Series(dtype="int64"), "kind": [], "value": []})
     return pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
 
 
-def resolve_identities(records: pd.DataFrame, identity: IdentityConfig,
-                       profiles: dict[str, set[str]]) -> Resolution:
+def resolve_identities(
+    records: pd.DataFrame, identity: IdentityConfig, profiles: dict[str, set[str]]
+) -> Resolution:
     """Link records into persons. ``records`` has ``record_key`` 0..n-1 in order."""
     kinds = [k for k in identity.kinds if k in records.columns]
     links = identifier_links(records, kinds, profiles)
@@ -128,15 +143,20 @@ def resolve_identities(records: pd.DataFrame, identity: IdentityConfig,
 
     per_value = links.groupby(["kind", "value"], sort=False)["record_key"].transform("size")
     too_common = per_value > identity.max_records_per_value
-    ignored_parts.append(_ignored_summary(
-        links[too_common], f"links more than {identity.max_records_per_value} records"))
+    ignored_parts.append(
+        _ignored_summary(
+            links[too_common], f"links more than {identity.max_records_per_value} records"
+        )
+    )
     links = links[~too_common]
 
     n_records = len(records)
     value_codes, _ = pd.factorize(links["kind"].astype(str) + "\x1f" + links["value"].astype(str))
     graph = coo_matrix(
-        (np.ones(len(links), dtype=np.int8),
-         (links["record_key"].to_numpy(dtype=np.int64), n_records + value_codes)),
+        (
+            np.ones(len(links), dtype=np.int8),
+            (links["record_key"].to_numpy(dtype=np.int64), n_records + value_codes),
+        ),
         shape=(n_records + len(np.unique(value_codes)) if len(links) else n_records,) * 2,
     )
     _, labels = connected_components(graph, directed=False)
@@ -144,16 +164,17 @@ def resolve_identities(records: pd.DataFrame, identity: IdentityConfig,
 
     anchors = _anchors(records, kinds, component)
     # Number persons by their anchor, so ids do not depend on row or file order.
-    order = anchors.sort_values(["anchor_rank", "anchor_value", "component"]).reset_index(
-        drop=True)
+    order = anchors.sort_values(["anchor_rank", "anchor_value", "component"]).reset_index(drop=True)
     person_of_component = pd.Series(np.arange(1, len(order) + 1), index=order["component"])
     person_of_record = component.map(person_of_component).astype("int64")
     person_of_record.index = records["record_key"].to_numpy()
-    person_anchors = pd.DataFrame({
-        "person_id": person_of_component.to_numpy(),
-        "anchor_kind": order["anchor_kind"].to_numpy(),
-        "anchor_value": order["anchor_value"].to_numpy(),
-    })
+    person_anchors = pd.DataFrame(
+        {
+            "person_id": person_of_component.to_numpy(),
+            "anchor_kind": order["anchor_kind"].to_numpy(),
+            "anchor_value": order["anchor_value"].to_numpy(),
+        }
+    )
 
     conflicts = _conflicts(records, identity.strong_keys, person_of_record)
     ignored = pd.concat(ignored_parts, ignore_index=True)
@@ -172,28 +193,39 @@ def _anchors(records: pd.DataFrame, kinds: list[str], component: pd.Series) -> p
     parts = []
     for rank, kind in enumerate(kinds):
         present = records[kind].notna().to_numpy()
-        parts.append(pd.DataFrame({"component": component.to_numpy()[present],
-                                   "anchor_rank": rank, "anchor_kind": kind,
-                                   "anchor_value": records[kind].to_numpy()[present]}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "component": component.to_numpy()[present],
+                    "anchor_rank": rank,
+                    "anchor_kind": kind,
+                    "anchor_value": records[kind].to_numpy()[present],
+                }
+            )
+        )
     every = pd.concat(parts, ignore_index=True)
     every = every.sort_values(["component", "anchor_rank", "anchor_value"], kind="stable")
     return every.drop_duplicates("component").reset_index(drop=True)
 
 
-def _conflicts(records: pd.DataFrame, strong_keys: list[str],
-               person_of_record: pd.Series) -> pd.DataFrame:
+def _conflicts(
+    records: pd.DataFrame, strong_keys: list[str], person_of_record: pd.Series
+) -> pd.DataFrame:
     parts = []
     for kind in strong_keys:
         if kind not in records.columns:
             continue
-        values = pd.DataFrame({"person_id": person_of_record.to_numpy(),
-                               "value": records[kind].to_numpy()}).dropna()
+        values = pd.DataFrame(
+            {"person_id": person_of_record.to_numpy(), "value": records[kind].to_numpy()}
+        ).dropna()
         distinct = values.drop_duplicates().sort_values(["person_id", "value"])
         grouped = distinct.groupby("person_id")["value"].agg(list)
         grouped = grouped[grouped.map(len) > 1]
-        parts.append(pd.DataFrame({"person_id": grouped.index.to_numpy(), "kind": kind,
-                                   "values": grouped.to_numpy()}))
+        parts.append(
+            pd.DataFrame(
+                {"person_id": grouped.index.to_numpy(), "kind": kind, "values": grouped.to_numpy()}
+            )
+        )
     if not parts:
         return pd.DataFrame({"person_id": pd.Series(dtype="int64"), "kind": [], "values": []})
-    return pd.concat(parts, ignore_index=True).sort_values(["person_id", "kind"],
-                                                            ignore_index=True)
+    return pd.concat(parts, ignore_index=True).sort_values(["person_id", "kind"], ignore_index=True)
