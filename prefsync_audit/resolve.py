@@ -162,7 +162,9 @@ def resolve_identities(
     _, labels = connected_components(graph, directed=False)
     component = pd.Series(labels[:n_records])
 
-    anchors = _anchors(records, kinds, component)
+    ignored = pd.concat(ignored_parts, ignore_index=True)
+    ignored = ignored.sort_values(["kind", "value"], ignore_index=True)
+    anchors = _anchors(records, kinds, component, ignored)
     # Number persons by their anchor, so ids do not depend on row or file order.
     order = anchors.sort_values(["anchor_rank", "anchor_value", "component"]).reset_index(drop=True)
     person_of_component = pd.Series(np.arange(1, len(order) + 1), index=order["component"])
@@ -177,8 +179,6 @@ def resolve_identities(
     )
 
     conflicts = _conflicts(records, identity.strong_keys, person_of_record)
-    ignored = pd.concat(ignored_parts, ignore_index=True)
-    ignored = ignored.sort_values(["kind", "value"], ignore_index=True)
     return Resolution(person_of_record, person_anchors, ignored, conflicts)
 
 
@@ -189,22 +189,31 @@ def _ignored_summary(links: pd.DataFrame, reason: str) -> pd.DataFrame:
     return summary
 
 
-def _anchors(records: pd.DataFrame, kinds: list[str], component: pd.Series) -> pd.DataFrame:
+def _anchors(
+    records: pd.DataFrame, kinds: list[str], component: pd.Series, ignored: pd.DataFrame
+) -> pd.DataFrame:
     parts = []
     for rank, kind in enumerate(kinds):
         present = records[kind].notna().to_numpy()
+        values = records[kind].to_numpy()[present]
+        # A placeholder (customer_id 0) is shared by strangers: anchoring on it would
+        # give their findings the same id. Use it only when nothing else is left.
+        placeholders = ignored.loc[ignored["kind"] == kind, "value"].to_numpy()
         parts.append(
             pd.DataFrame(
                 {
                     "component": component.to_numpy()[present],
+                    "placeholder": np.isin(values, placeholders),
                     "anchor_rank": rank,
                     "anchor_kind": kind,
-                    "anchor_value": records[kind].to_numpy()[present],
+                    "anchor_value": values,
                 }
             )
         )
     every = pd.concat(parts, ignore_index=True)
-    every = every.sort_values(["component", "anchor_rank", "anchor_value"], kind="stable")
+    every = every.sort_values(
+        ["component", "placeholder", "anchor_rank", "anchor_value"], kind="stable"
+    )
     return every.drop_duplicates("component").reset_index(drop=True)
 
 

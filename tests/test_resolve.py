@@ -163,6 +163,18 @@ def test_default_placeholders_are_ignored_and_reported():
     ]
 
 
+def test_placeholder_is_not_an_anchor():
+    # Both leads carry the CRM's placeholder id 0: their findings must not share an id.
+    resolution = resolve(
+        [{"customer_id": "0", "email": "b@x.com"}, {"customer_id": "0", "email": "a@x.com"}]
+    )
+    assert resolution.anchors.values.tolist() == [[1, "email", "a@x.com"], [2, "email", "b@x.com"]]
+    assert resolution.person_of_record.tolist() == [2, 1]
+    # With nothing else to go by, a placeholder still anchors its person.
+    alone = resolve([{"customer_id": "0"}])
+    assert alone.anchors.values.tolist() == [[1, "customer_id", "0"]]
+
+
 def test_configured_placeholders_exact_and_regex():
     rows = [
         {"email": "front.desk@hotel.com", "customer_id": "C1"},

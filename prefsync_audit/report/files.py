@@ -72,3 +72,36 @@ def write_outputs(result: AuditResult, out_dir: Path) -> list[Path]:
     write_atomic(csv_path, lambda p: safe.to_csv(p, index=False, lineterminator="\n"))
     written.append(csv_path)
     return written
+
+
+def _write_parquet(path: Path, frame: pd.DataFrame, private: bool = False) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    write_atomic(path, lambda p: pq.write_table(table, p), private)
+
+
+def write_canonical(result: AuditResult, out_dir: Path) -> list[Path]:
+    """The canonical tables and the person map as Parquet under ``out_dir/canonical/``,
+    so investigations (``trace --from-run``, ``diff --from-run``) need not re-read the
+    exports. They hold raw identifiers, so they are written owner-only."""
+    folder = out_dir / "canonical"
+    records = result.canonical.records.copy()
+    records.insert(
+        1, "person_id", result.resolution.person_of_record.reindex(records["record_key"]).to_numpy()
+    )
+    tables = {
+        "records.parquet": records,
+        "observations.parquet": result.canonical.observations,
+        "expected.parquet": result.evaluation.expected,
+        "system_states.parquet": result.evaluation.system_states,
+        "anchors.parquet": result.resolution.anchors,
+    }
+    written = []
+    for name, frame in tables.items():
+        frame = frame.copy()
+        for column in frame.columns:
+            if str(frame[column].dtype) in ("str", "string"):
+                frame[column] = frame[column].astype("object")
+        _write_parquet(folder / name, frame, private=True)
+        written.append(folder / name)
+    folder.chmod(0o700)
+    return written

@@ -1,0 +1,99 @@
+"""The command-line application object, shared option types and the entry point.
+
+Errors a user can cause are :class:`AuditError`; they are caught in exactly
+one place (:func:`main`) and printed as one line with exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from prefsync_audit import __version__
+from prefsync_audit.errors import AuditError
+
+EXIT_PASS = 0
+EXIT_FAIL = 1
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class FailOn(StrEnum):
+    warn = "warn"
+    fail = "fail"
+    never = "never"
+
+
+app = typer.Typer(
+    name="prefsync-audit",
+    help="Audit whether every system honours every privacy preference.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"prefsync-audit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Audit whether every system honours every privacy preference."""
+
+
+def parse_as_of(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    import pandas as pd
+
+    try:
+        stamp = pd.Timestamp(value)
+    except ValueError:
+        raise AuditError(f"--as-of: {value!r} is not an ISO 8601 time") from None
+    return (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp).to_pydatetime()
+
+
+def main() -> None:
+    """Console entry point: one place where user errors become exit code 2."""
+    try:
+        # Without standalone mode click returns the exit code instead of exiting.
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else EXIT_PASS)
+    except AuditError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        # Usage errors come from the click that typer bundles; match them by class
+        # name so we do not depend on where typer keeps it.
+        names = {cls.__name__ for cls in type(exc).__mro__}
+        if "Abort" in names:
+            typer.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        if "ClickException" in names:
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(EXIT_ERROR)
+        raise
