@@ -182,7 +182,14 @@ def find(
                 }
             )
         )
-    findings = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    non_empty = [p for p in parts if len(p)]
+    findings = (
+        pd.concat(non_empty, ignore_index=True)
+        if non_empty
+        else pd.DataFrame(
+            {"person_id": pd.Series(dtype="Int64"), "kind": pd.Series(dtype="object")}
+        )
+    )
     return _finish(findings, resolution, records, config), compared
 
 

@@ -24,6 +24,7 @@ import pandas as pd
 from prefsync_audit.config import IdentityConfig
 from prefsync_audit.errors import InputError
 from prefsync_audit.load import ROW, RawTable
+from prefsync_audit.mapper_signals import apply_signal_rule
 from prefsync_audit.mapping import (
     ColumnValue,
     KeyFromColumn,
@@ -142,7 +143,10 @@ def map_file(
         rule_time = (
             _timestamps(columns, rule.updated_at, reasons, n) if rule.updated_at else updated_at
         )
-        observations, unmapped = _apply_rule(rule, columns, vocabularies)
+        if rule.signal is not None:
+            observations, unmapped = apply_signal_rule(rule, rule.signal, columns, reasons)
+        else:
+            observations, unmapped = _apply_rule(rule, columns, vocabularies)
         if observations.empty:
             continue
         rows = observations["row"].to_numpy()

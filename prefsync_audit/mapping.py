@@ -155,6 +155,35 @@ class RowFilter(StrictModel):
     """Ignore rows where the column is empty."""
 
 
+SignalKindName = Literal["tcf", "gpp", "usp", "gpc", "consent_mode"]
+
+
+class SignalSpec(StrictModel):
+    """A column holding a consent string (TCF, GPP, US Privacy, GPC, Consent Mode)."""
+
+    column: str
+    kind: SignalKindName
+    purposes: list[str] | None = None
+    """Keep only these purposes of what the string says (default: all it says)."""
+    taxonomy: dict[str, object] = Field(default_factory=dict)
+    """Overrides of the signal → purpose defaults (fields of ``SignalMapping``:
+    ``tcf_purposes``, ``tcf_special_features``, ``us_sale_sharing``,
+    ``us_targeted_advertising``, ``usp_opt_out_sale``, ``gpc``, ``consent_mode``)."""
+
+    @field_validator("taxonomy")
+    @classmethod
+    def _known_fields(cls, value: dict[str, object]) -> dict[str, object]:
+        from dataclasses import fields
+
+        from prefsync_audit.signals import SignalMapping
+
+        known = {f.name for f in fields(SignalMapping)}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown taxonomy field(s): {', '.join(unknown)}")
+        return value
+
+
 class PreferenceRule(StrictModel):
     """One preference an export carries, in any layout."""
 
@@ -164,6 +193,8 @@ class PreferenceRule(StrictModel):
     state: State | StateFromColumn | None = None
     """A state column (wide and long layouts), or a fixed state (membership)."""
     list: ListSpec | None = None
+    signal: SignalSpec | None = None
+    """A consent-string column: the purposes and states come from the decoded string."""
     updated_at: TimestampSpec | None = None
     """Overrides the mapping's ``updated_at`` for this preference."""
     capture_source: ColumnValue | None = None
@@ -171,8 +202,18 @@ class PreferenceRule(StrictModel):
 
     @model_validator(mode="after")
     def _state_or_list(self) -> PreferenceRule:
-        if (self.state is None) == (self.list is None):
-            raise ValueError("give exactly one of 'state' or 'list'")
+        given = [name for name in ("state", "list", "signal") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'state', 'list' or 'signal'")
+        if self.signal is not None:
+            if self.purpose is not None:
+                raise ValueError(
+                    "a signal rule takes its purposes from the string; "
+                    "use signal.purposes to keep some of them"
+                )
+            if isinstance(self.channel, KeyFromColumn) or isinstance(self.scope, KeyFromColumn):
+                raise ValueError("a signal rule takes a fixed channel and scope")
+            return self
         if self.list is None and self.purpose is None:
             raise ValueError("'purpose' is required")
         if self.list is not None and self.purpose is None:
@@ -245,6 +286,8 @@ class Mapping(StrictModel):
                 used.append((f"{where}.state", rule.state.column))
             if rule.list:
                 used.append((f"{where}.list", rule.list.column))
+            if rule.signal:
+                used.append((f"{where}.signal", rule.signal.column))
             if rule.updated_at:
                 used.append((f"{where}.updated_at", " or ".join(rule.updated_at.columns)))
             for name in ("capture_source", "proof"):

@@ -7,7 +7,7 @@ user errors are caught once, in :func:`prefsync_audit.cli._app.main`.
 from __future__ import annotations
 
 # Importing a command module registers its command on ``app``.
-from prefsync_audit.cli import run, validate  # noqa: F401
+from prefsync_audit.cli import decode, run, validate  # noqa: F401
 from prefsync_audit.cli._app import app, main
 
 __all__ = ["app", "main"]
