@@ -31,7 +31,7 @@ def test_counts_per_kind(result):
         "missing_preference": 3,
         "over_suppression": 3,
         "pending_sync": 5,
-        "suppression_gap": 13,
+        "suppression_gap": 14,
         "unconfirmed_grant": 1,
         "unmapped_value": 2,
         "unverified_resubscribe": 1,
@@ -57,6 +57,7 @@ def test_gaps_per_system(result):
         "ads": 3,
         "sms": 2,
         "cmp": 2,
+        "analytics": 1,
     }
 
 
@@ -70,15 +71,31 @@ def test_input_accounting(result):
         "exports/mailchimp/subscribed_email_audience_export_3f2a.csv": (180, 180, 0, 0),
         "exports/mailchimp/unsubscribed_email_audience_export_3f2a.csv": (43, 43, 0, 0),
         "exports/mailchimp/cleaned_email_audience_export_3f2a.csv": (3, 3, 0, 0),
+        "exports/cmp_banner_log.jsonl": (84, 83, 1, 0),
+        "exports/analytics_users.jsonl": (62, 62, 0, 0),
     }
     columns = ["rows_read", "rows_mapped", "rows_quarantined", "rows_ignored"]
     actual = {path: tuple(int(v) for v in inputs.loc[path, columns]) for path in expected}
     assert actual == expected
+    assert set(inputs.index) == set(expected)
 
 
 def test_identity(result):
-    assert result.identity["persons"] == 301
-    assert result.identity["records"] == 1466
+    assert result.identity["persons"] == 325
+    assert result.identity["records"] == 1611
+    by_system = {
+        name: (entry["records"], entry["persons"])
+        for name, entry in result.identity["by_system"].items()
+    }
+    assert by_system == {
+        "crm": (292, 291),
+        "email": (226, 226),
+        "sms": (63, 46),
+        "cmp": (792, 265),
+        "ads": (93, 93),
+        "banner": (83, 69),
+        "analytics": (62, 62),
+    }
     ignored = result.resolution.ignored_values
     # The shared placeholder email (and its hash) is never used to link.
     assert set(ignored["kind"]) == {"email", "email_sha256"}
@@ -91,6 +108,76 @@ def test_gmail_dot_rule_matches_hashed_audience(result):
         (result.findings["kind"] == "suppression_gap") & (result.findings["system"] == "ads")
     ]
     assert gaps["identifiers"].str.contains("m***@gmail.com", regex=False).sum() == 1
+
+
+def _person_of(result, **identifiers):
+    """The person_id of the records carrying these (normalized) identifiers."""
+    records = result.canonical.records
+    match = pd.Series(True, index=records.index)
+    for kind, value in identifiers.items():
+        match &= records[kind] == value
+    persons = set(result.resolution.person_of_record.reindex(records.index[match]))
+    assert len(persons) == 1, persons
+    return persons.pop()
+
+
+def test_undecodable_tc_string_is_quarantined_and_counted(result):
+    quarantine = result.canonical.quarantine
+    banner = quarantine[quarantine["system"] == "banner"]
+    assert banner[["source_file", "source_row"]].values.tolist() == [
+        ["exports/cmp_banner_log.jsonl", 77]
+    ]
+    reason = banner["reason"].iloc[0]
+    assert reason.startswith("undecodable tcf string in tc_string: ")
+    assert "unexpected end of data" in reason
+    # Counted once, and the rest of the log (and the run) went on.
+    assert len(quarantine) == 3
+    assert not result.findings["source_file"].eq("exports/cmp_banner_log.jsonl").any()
+
+
+def test_every_other_tc_string_decodes():
+    from prefsync_audit.errors import SignalDecodeError
+    from prefsync_audit.signals import decode_tcf
+
+    failing = []
+    lines = (DEMO / "exports" / "cmp_banner_log.jsonl").read_text().splitlines()
+    for number, line in enumerate(lines, start=1):
+        try:
+            tc = decode_tcf(json.loads(line)["tc_string"])
+        except SignalDecodeError:
+            failing.append(number)
+        else:
+            assert tc.tcf_policy_version == 4 and tc.cmp_id == 4000
+    assert failing == [77]
+
+
+def test_analytics_tool_tracks_after_banner_said_no(result):
+    """A32: the banner's TC string dropped purposes 8-9 on 10 Feb; the tool never heard."""
+    person = _person_of(result, email="xavier.rahman@parcelpost.example")
+    gap = result.findings[
+        (result.findings["kind"] == "suppression_gap") & (result.findings["system"] == "analytics")
+    ]
+    assert gap["person_id"].tolist() == [person]
+    row = gap.iloc[0]
+    assert (row["purpose"], row["channel"], row["scope"]) == ("analytics", "web", "*")
+    assert row["deciding_system"] == "banner"
+    assert row["deciding_at"] == pd.Timestamp("2026-02-10T19:42:10.412Z")
+    assert row["system_updated_at"] == pd.Timestamp("2025-11-19T10:14:09.877Z")
+    assert (row["source_file"], row["source_row"]) == ("exports/analytics_users.jsonl", 41)
+    # The banner itself holds the denial: no finding for it, none for anyone else's web keys.
+    web = result.findings[result.findings["system"].isin(["banner", "analytics"])]
+    assert len(web) == 1
+
+
+def test_gpc_visitor_is_denied_and_consistent(result):
+    """N33: Sec-GPC: 1 denies sale_sharing and advertising; OneTrust agrees, no finding."""
+    person = _person_of(result, email="sakura.zeller@mailhub.example")
+    expected = result.evaluation.expected.set_index(["person_id", "purpose", "channel", "scope"])
+    for key in [("sale_sharing", "*", "*"), ("advertising", "*", "*")]:
+        decided = expected.loc[(person, *key)]
+        assert decided["expected_state"] == "denied"
+        assert decided["deciding_system"] == "banner"
+    assert not result.findings["person_id"].eq(person).any()
 
 
 def test_status_and_readiness(result):
@@ -108,6 +195,6 @@ def test_readme_demo_command_exit_code_and_summary(tmp_path):
     assert done.returncode == 1  # the demo's thresholds fail on purpose
     assert "Status: FAIL" in done.stdout
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["findings"] == 29
-    assert summary["quarantine"]["rows"] == 2
+    assert summary["findings"] == 30
+    assert summary["quarantine"]["rows"] == 3
     assert summary["unmapped_values"]["rows"] == 2

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate the Northwind Outfitters demo exports (five systems, ~300 people).
+"""Generate the Northwind Outfitters demo exports (seven systems, ~330 people).
 
     python sample_exports/retail/make_demo.py
 
@@ -16,7 +16,14 @@ Systems and shapes (see ``/work/shared/VENDOR_FORMATS.md``):
 * ``email`` Mailchimp audience export, one CSV per status (status in file name);
 * ``sms``   Twilio inbound opt-out log rebuilt from messages (E.164 ``From``);
 * ``cmp``   OneTrust consent receipts, flat CSV in long layout (UTF-8 with BOM);
-* ``ads``   Google Customer Match upload, SHA-256 hashed (Gmail dot/plus rule).
+* ``ads``   Google Customer Match upload, SHA-256 hashed (Gmail dot/plus rule);
+* ``banner`` the storefront's consent-banner (TCF CMP) event log, JSONL: TC string,
+  optional GPP string and GPC flag per event, keyed by device and (logged in) email;
+* ``analytics`` a Segment-like web analytics user export, JSONL: the consent
+  categories (Analytics, Advertising) per anonymousId / userId.
+
+The two web systems are generated last, from their own ``random.Random(20260302)``,
+so the five older exports stay byte for byte what they were (same rows, same order).
 """
 
 from __future__ import annotations
@@ -24,8 +31,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import random
 import string
+import sys
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -731,6 +740,368 @@ def fillers() -> None:
         text(p, "HELP", between(EARLY, QUIET_END))
 
 
+# --------------------------------------------------------------------------- web systems
+# The storefront's consent banner (a TCF CMP) logs one JSON line per consent event;
+# a Segment-like analytics tool keeps one profile per browser (anonymousId) with the
+# consent categories it last received. Both are generated from their own RNG after
+# the five older exports are written, so those stay byte for byte unchanged.
+
+web_rng = random.Random(20260302)
+WEB_START = datetime(2025, 9, 1, tzinfo=UTC)
+
+#: TC string core-segment constants (a fictional CMP; TCF v2.2 = policy version 4).
+TCF_CMP_ID, TCF_CMP_VERSION, TCF_CONSENT_SCREEN, TCF_VENDOR_LIST = 4000, 7, 2, 120
+TCF_ANALYTICS = frozenset({8, 9})             # measure content / audiences
+TCF_ADVERTISING = frozenset({2, 3, 4, 7})     # select/profile ads, measure ads
+TCF_PERSONALIZATION = frozenset({5, 6})       # profile / select personalised content
+_B64URL = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+#: Public GPP vectors (STANDARDS.md) plus the opted-out US Privacy form of the first.
+GPP_USP_NOT_OPTED_OUT = "DBABTA~1YNN"     # uspv1: sale_sharing granted
+GPP_USP_OPTED_OUT = "DBABTA~1YYN"         # uspv1: sale_sharing denied
+GPP_USNAT_OPTED_OUT = "DBABLA~BVVVVVVVVWA"  # usnat v1: sale_sharing + advertising denied
+GPP_STATES = {
+    GPP_USP_NOT_OPTED_OUT: {"sale_sharing": "granted"},
+    GPP_USP_OPTED_OUT: {"sale_sharing": "denied"},
+    GPP_USNAT_OPTED_OUT: {"sale_sharing": "denied", "advertising": "denied"},
+}
+
+
+def _uint(value: int, width: int) -> str:
+    assert 0 <= value < 1 << width, (value, width)
+    return format(value, f"0{width}b")
+
+
+def _letters(code: str) -> str:
+    return "".join(_uint(ord(c) - ord("A"), 6) for c in code)
+
+
+def _bitfield(ids: frozenset[int] | set[int], width: int) -> str:
+    return "".join("1" if i in ids else "0" for i in range(1, width + 1))
+
+
+def _deciseconds(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(milliseconds=100)
+
+
+def tc_string(purposes: frozenset[int], created: datetime, updated: datetime) -> str:
+    """A TCF v2 TC string, core segment only, with the given purpose consents.
+
+    No special features, no legitimate-interest transparency (consent only),
+    no vendors (MaxVendorId 0, bit-field encoding) and no publisher restrictions.
+    """
+    bits = "".join([
+        _uint(2, 6),                                   # Version
+        _uint(_deciseconds(created), 36),              # Created
+        _uint(_deciseconds(updated), 36),              # LastUpdated
+        _uint(TCF_CMP_ID, 12), _uint(TCF_CMP_VERSION, 12),
+        _uint(TCF_CONSENT_SCREEN, 6), _letters("EN"),  # ConsentScreen, ConsentLanguage
+        _uint(TCF_VENDOR_LIST, 12), _uint(4, 6),       # VendorListVersion, TcfPolicyVersion
+        "1", "0",                                      # IsServiceSpecific, UseNonStandardTexts
+        _bitfield(frozenset(), 12),                    # SpecialFeatureOptIns
+        _bitfield(purposes, 24),                       # PurposesConsent
+        _bitfield(frozenset(), 24),                    # PurposesLITransparency
+        "0", _letters("AA"),                           # PurposeOneTreatment, PublisherCC
+        _uint(0, 16), "0",                             # vendor consents: MaxVendorId, bit field
+        _uint(0, 16), "0",                             # vendor LI: MaxVendorId, bit field
+        _uint(0, 12),                                  # NumPubRestrictions
+    ])
+    bits += "0" * (-len(bits) % 6)
+    return "".join(_B64URL[int(bits[i:i + 6], 2)] for i in range(0, len(bits), 6))
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What a visitor chose in the banner (and US opt-outs, for the GPP string)."""
+    analytics: bool
+    advertising: bool
+    personalization: bool
+    sale: bool = True
+
+    def purposes(self) -> frozenset[int]:
+        chosen = ((TCF_ANALYTICS | {10}) if self.analytics else frozenset()) \
+            | (TCF_ADVERTISING if self.advertising else frozenset()) \
+            | ((TCF_PERSONALIZATION | {11}) if self.personalization else frozenset())
+        return frozenset(chosen | {1}) if chosen else frozenset()  # reject all: nothing
+
+    def action(self) -> str:
+        flags = (self.analytics, self.advertising, self.personalization)
+        return "accept_all" if all(flags) else "reject_all" if not any(flags) else "save_choices"
+
+    def states(self) -> dict[str, str]:
+        """What the TCF rule must read from the string (verified in verify_signals)."""
+        return {name: "granted" if getattr(self, name) else "denied"
+                for name in ("analytics", "advertising", "personalization")}
+
+
+@dataclass
+class Device:
+    label: str
+    """``visitor``, ``anonymous`` or the planted case id."""
+    device_id: str
+    person: Person | None = None
+    events: list[dict] = field(default_factory=list)
+    analytics_user: dict | None = None
+
+
+def web_id(prefix: str = "") -> str:
+    h = f"{web_rng.getrandbits(128):032x}"
+    if prefix:
+        return prefix + h[:24]
+    variant = f"{int(h[16], 16) & 0x3 | 0x8:x}"  # RFC 4122 version 4, variant 10xx
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
+
+
+def web_between(start: datetime, end: datetime) -> datetime:
+    ms = int((end - start).total_seconds() * 1000)
+    return start + timedelta(milliseconds=web_rng.randint(0, max(ms, 0)))
+
+
+def web_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def banner_event(d: Device, when: datetime, choice: Choice, *, created: datetime,
+                 email: str | None = None, action: str | None = None,
+                 gpp: str | None = None, gpc: bool = False, tc: str | None = None) -> dict:
+    event = {"event_id": web_id("evt_"), "action": action or choice.action(),
+             "device_id": d.device_id}
+    if email:
+        event["email"] = email
+    event["tc_string"] = tc or tc_string(choice.purposes(), created, created if action == "login"
+                                         else when)
+    if gpp:
+        event["gpp_string"] = gpp
+    if gpc:
+        event["gpc"] = "1"
+    event["ts"] = web_time(when)
+    event["_choice"] = choice  # for verify_signals; never written
+    event["_gpp"] = gpp
+    d.events.append(event)
+    return event
+
+
+def analytics_profile(d: Device, when: datetime, choice: Choice, *, email: str | None = None,
+                      user_id: str | None = None) -> None:
+    d.analytics_user = {
+        "anonymousId": d.device_id,
+        "userId": user_id,
+        "traits": {"email": email} if email else {},
+        "context": {"consent": {"categoryPreferences": {
+            "Advertising": choice.advertising, "Analytics": choice.analytics,
+            "Functional": True}}},
+        "receivedAt": web_time(when),
+    }
+
+
+COOKIE_PURPOSES = {"Analytics Cookies": "analytics", "Advertising": "advertising",
+                   "Sale or Sharing of Personal Information": "sale"}
+_GRANTED_STATUS = {"ACTIVE", "ALWAYS_ACTIVE"}
+_DENIED_STATUS = {"OPT_OUT", "HARD_OPT_OUT", "WITHDRAWN", "NO_CONSENT"}
+
+
+def cookie_records(p: Person) -> dict[str, tuple[bool, datetime]]:
+    """The person's OneTrust choices on the keys the web systems also hold."""
+    found = {}
+    for c in p.cmp:
+        name = COOKIE_PURPOSES.get(c["Purpose Name"])
+        if name:
+            assert c["Status"] in _GRANTED_STATUS | _DENIED_STATUS, c
+            when = datetime.fromisoformat((c["Withdrawal Date"] or c["Consent Date"])
+                                          .replace("Z", "+00:00"))
+            found[name] = (c["Status"] in _GRANTED_STATUS, when)
+    return found
+
+
+def web_eligible(p: Person) -> bool:
+    """A customer whose logged-in banner choice can agree with every other system.
+
+    At most one OneTrust cookie record (the banner event is timed just before it,
+    so OneTrust shows seconds of lag, not months), and none that is EXPIRED,
+    PAUSED or PENDING (dated at the original consent, or not a choice).
+    """
+    if p.label not in ("filler", "newsletter") or not p.email or len(p.crm) > 1:
+        return False
+    statuses = [c["Status"] for c in p.cmp if c["Purpose Name"] in COOKIE_PURPOSES]
+    return len(statuses) <= 1 and all(s in _GRANTED_STATUS | _DENIED_STATUS for s in statuses)
+
+
+def customer_no(p: Person) -> str | None:
+    return p.crm[0]["Customer_Number__c"] if len(p.crm) == 1 else None
+
+
+def by_email(email: str) -> Person:
+    (p,) = [p for p in PEOPLE if p.email == email]
+    return p
+
+
+def web_systems() -> tuple[list[dict], list[dict]]:
+    devices: list[Device] = []
+    planted = plant_web(devices)
+    taken = {id(d.person) for d in planted if d.person}
+    pool = [p for p in PEOPLE if web_eligible(p) and id(p) not in taken]
+    for p in web_rng.sample(pool, 44):
+        devices.append(visitor(p))
+    for _ in range(22):
+        devices.append(anonymous_visitor())
+    events = sorted((e for d in devices for e in d.events), key=lambda e: (e["ts"], e["event_id"]))
+    users = sorted((d.analytics_user for d in devices if d.analytics_user),
+                   key=lambda u: (u["receivedAt"], u["anonymousId"]))
+    return events, users
+
+
+def visitor(p: Person) -> Device:
+    """A logged-in customer: one choice that agrees with OneTrust and the audience."""
+    records = cookie_records(p)
+    choice = Choice(
+        analytics=records["analytics"][0] if "analytics" in records else web_rng.random() < 0.7,
+        advertising=(records["advertising"][0] if "advertising" in records
+                     else True if p.ads else web_rng.random() < 0.55),
+        personalization=web_rng.random() < 0.5,
+        sale=records["sale"][0] if "sale" in records else web_rng.random() < 0.8,
+    )
+    assert not (p.ads and not choice.advertising), p.email  # audience members are granted
+    if records:  # the banner is where the choice was made; OneTrust got it seconds later
+        (_, anchor), = records.values()
+        when = anchor - timedelta(milliseconds=web_rng.randint(15_000, 180_000))
+    else:
+        when = web_between(WEB_START, QUIET_END)
+    gpp = None
+    if web_rng.random() < 0.4:
+        gpp = GPP_USP_NOT_OPTED_OUT if choice.sale else GPP_USP_OPTED_OUT
+        if not choice.sale and not choice.advertising and "advertising" not in records \
+                and web_rng.random() < 0.5:
+            gpp = GPP_USNAT_OPTED_OUT
+    d = Device("visitor", web_id(), p)
+    login = p.email if web_rng.random() < 0.85 else p.email.capitalize()
+    last = when
+    if web_rng.random() < 0.3:  # chose before logging in; the CMP re-logs the string at login
+        banner_event(d, when, choice, created=when, gpp=gpp)
+        last = when + timedelta(milliseconds=web_rng.randint(60_000, 2_400_000))
+        banner_event(d, last, choice, created=when, email=login, action="login", gpp=gpp)
+    else:
+        banner_event(d, when, choice, created=when, email=login, gpp=gpp)
+    if web_rng.random() < 0.85:
+        analytics_profile(d, last + timedelta(milliseconds=web_rng.randint(800, 8000)), choice,
+                          email=p.email, user_id=customer_no(p))
+    return d
+
+
+def anonymous_visitor() -> Device:
+    """A browser never seen logged in: its own person (device id only)."""
+    r = web_rng.random()
+    if r < 0.5:
+        choice = Choice(True, True, True, sale=web_rng.random() < 0.85)
+    elif r < 0.7:
+        choice = Choice(False, False, False, sale=web_rng.random() < 0.4)
+    else:
+        choice = Choice(web_rng.random() < 0.6, web_rng.random() < 0.4, web_rng.random() < 0.5,
+                        sale=web_rng.random() < 0.7)
+    when = web_between(WEB_START, QUIET_END)
+    gpp = None
+    if web_rng.random() < 0.4:
+        gpp = GPP_USP_NOT_OPTED_OUT if choice.sale else (
+            GPP_USNAT_OPTED_OUT if not choice.advertising else GPP_USP_OPTED_OUT)
+    d = Device("anonymous", web_id())
+    banner_event(d, when, choice, created=when, gpp=gpp)
+    if web_rng.random() < 0.8:
+        analytics_profile(d, when + timedelta(milliseconds=web_rng.randint(800, 8000)), choice)
+    return d
+
+
+def plant_web(devices: list[Device]) -> list[Device]:
+    """The planted web cases (PLANTED.md §2, A32, N33, Q34, N35)."""
+    # A32: accepted everything in November; on 10 Feb turned analytics off in the
+    # banner. The analytics tool never got the update and still tracks them.
+    p = by_email("xavier.rahman@parcelpost.example")
+    assert web_eligible(p) and not cookie_records(p) and not p.ads
+    d = Device("A32", "5b0e7c1a-93d2-4f4e-8a61-2c9d7e305f18", p)
+    yes = Choice(True, True, True)
+    no_analytics = Choice(False, True, True)
+    created = at("2025-11-19 10:14:05") + timedelta(milliseconds=231)
+    banner_event(d, created, yes, created=created, email=p.email)
+    analytics_profile(d, at("2025-11-19 10:14:09") + timedelta(milliseconds=877), yes,
+                      email=p.email, user_id=customer_no(p))
+    banner_event(d, at("2026-02-10 19:42:10") + timedelta(milliseconds=412), no_analytics,
+                 created=created, email=p.email)
+    devices.append(d)
+
+    # N33: a browser sending Global Privacy Control (Sec-GPC: 1), logged in as a customer
+    # who opted out of sale/sharing; OneTrust recorded that opt-out 45 s later. Declines
+    # ads and personalisation in the banner too; the analytics tool has Advertising false.
+    p = by_email("sakura.zeller@mailhub.example")
+    records = cookie_records(p)
+    assert web_eligible(p) and set(records) == {"sale"} and not records["sale"][0]
+    assert not p.ads
+    d = Device("N33", "e2f41b9c-0d57-4a38-b3e6-71a5c8d02f94", p)
+    choice = Choice(True, False, False, sale=False)
+    when = records["sale"][1] - timedelta(seconds=45)
+    banner_event(d, when, choice, created=when, email=p.email, gpc=True)
+    analytics_profile(d, when + timedelta(milliseconds=2210), choice, email=p.email,
+                      user_id=customer_no(p))
+    devices.append(d)
+
+    # Q34: an anonymous browser's only banner event; the log pipeline cut the TC string
+    # at 29 characters → undecodable → the row is quarantined. The analytics tool still
+    # has the browser (accepted everything), so the run goes on and nothing else changes.
+    d = Device("Q34", "9c3a5e70-1f8b-4d26-a4c9-e0b7f6123d85")
+    choice = Choice(True, True, True)
+    when = at("2026-01-23 14:05:51") + timedelta(milliseconds=640)
+    banner_event(d, when, choice, created=when, tc=tc_string(choice.purposes(), when, when)[:29])
+    analytics_profile(d, when + timedelta(milliseconds=3120), choice)
+    devices.append(d)
+
+    # N35: an anonymous browser that rejected everything, then accepted analytics five
+    # days later; the analytics tool has the later choice. The re-grant comes from the
+    # banner, which carries evidence (capture source + event id), so it counts.
+    d = Device("N35", "7ad8e2c4-65b1-4f0a-9e3d-b4c1f5a8e276")
+    first = at("2025-12-02 08:31:17") + timedelta(milliseconds=95)
+    later = at("2025-12-07 21:03:44") + timedelta(milliseconds=508)
+    banner_event(d, first, Choice(False, False, False), created=first)
+    banner_event(d, later, Choice(True, False, False), created=first)
+    analytics_profile(d, later + timedelta(milliseconds=1650), Choice(True, False, False))
+    devices.append(d)
+    return devices
+
+
+def write_web(events: list[dict], users: list[dict]) -> None:
+    lines = [json.dumps({k: v for k, v in e.items() if not k.startswith("_")},
+                        ensure_ascii=False) for e in events]
+    (EXPORTS / "cmp_banner_log.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    lines = [json.dumps(u, ensure_ascii=False) for u in users]
+    (EXPORTS / "analytics_users.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def verify_signals(events: list[dict]) -> None:
+    """Decode every emitted string with the project's own decoders (when importable).
+
+    Generation needs only the standard library; this check needs prefsync_audit.
+    """
+    sys.path.insert(0, str(HERE.parent.parent))
+    try:
+        from prefsync_audit.errors import SignalDecodeError
+        from prefsync_audit.signals import decode, decode_tcf, to_preferences
+    except ImportError:
+        print("prefsync_audit not importable: signal strings not verified", file=sys.stderr)
+        return
+    undecodable = 0
+    for e in events:
+        choice: Choice = e["_choice"]
+        try:
+            tc = decode_tcf(e["tc_string"])
+        except SignalDecodeError:
+            undecodable += 1
+            continue
+        assert tc.purposes_consent == choice.purposes(), e
+        states = dict(to_preferences(tc))
+        assert {k: states[k] for k in choice.states()} == choice.states(), e
+        assert web_time(tc.last_updated) <= e["ts"], e
+        if e["_gpp"]:
+            assert dict(to_preferences(decode("gpp", e["_gpp"]))) == GPP_STATES[e["_gpp"]], e
+    assert undecodable == 1, undecodable
+
+
 # --------------------------------------------------------------------------- writers
 
 def write_csv(path: Path, header: list[str], rows: list[dict], *,
@@ -790,6 +1161,9 @@ def main() -> None:
     plant()
     fillers()
     write_all()
+    events, users = web_systems()
+    write_web(events, users)
+    verify_signals(events)
     print(f"{len(PEOPLE)} people written to {EXPORTS.relative_to(HERE.parent.parent)}/")
 
 
