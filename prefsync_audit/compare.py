@@ -89,25 +89,28 @@ def classify(compared: pd.DataFrame, config: AuditConfig, as_of: datetime) -> pd
 
 
 def person_identifiers(
-    records: pd.DataFrame, person_of_record: pd.Series, kinds: list[str]
+    records: pd.DataFrame, person_of_record: pd.Series, kinds: list[str], persons: pd.Series
 ) -> pd.Series:
-    """A masked summary of each person's identifiers (``email=j***@x.com phone=…``)."""
-    persons = pd.DataFrame({"person_id": person_of_record.to_numpy()})
-    parts = []
+    """A masked summary of each person's identifiers (``email=j***@x.com phone=…``),
+    for the given persons only (those with findings)."""
+    wanted = pd.unique(persons.dropna())
+    person = person_of_record.to_numpy()
+    in_scope = pd.Series(person).isin(wanted).to_numpy()
+    summary = pd.Series("", index=pd.Index(wanted, name="person_id"), dtype="object")
     for kind in ("email", "phone", "customer_id", "email_sha256", "phone_sha256"):
         if kind not in kinds or kind not in records.columns:
             continue
         values = pd.DataFrame(
-            {"person_id": persons["person_id"], "value": records[kind].to_numpy()}
-        )
-        first = values.dropna().groupby("person_id")["value"].min()
-        if first.empty:
+            {"person_id": person[in_scope], "value": records[kind].to_numpy()[in_scope]}
+        ).dropna()
+        if values.empty:
             continue
-        parts.append((kind + "=" + mask_series(kind, first).astype(str)).rename(kind))
-    if not parts:
-        return pd.Series(dtype="object")
-    table = pd.concat(parts, axis=1)
-    return table.apply(lambda row: " ".join(row.dropna()), axis=1)
+        first = values.groupby("person_id")["value"].min()
+        text = (kind + "=" + mask_series(kind, first).astype(str)).reindex(summary.index)
+        present = text.notna()
+        separator = np.where(summary[present] != "", " ", "")
+        summary[present] = summary[present] + separator + text[present]
+    return summary
 
 
 def _finding_ids(frame: pd.DataFrame, anchors: pd.DataFrame) -> pd.Series:
@@ -242,7 +245,7 @@ def _finish(
     conflicted = set(resolution.conflicts["person_id"].tolist())
     findings["identity_conflict"] = findings["person_id"].isin(conflicted)
     identifiers = person_identifiers(
-        records, resolution.person_of_record, list(config.identity.kinds)
+        records, resolution.person_of_record, list(config.identity.kinds), findings["person_id"]
     )
     findings["identifiers"] = findings["person_id"].map(identifiers)
     by_record = records.set_index("record_key")

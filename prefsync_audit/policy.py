@@ -14,7 +14,11 @@ deliberate and provable. For each person and preference key:
    after the last counting observation of the opposite state.
 
 The same "latest wins, ties and narrower denials win" rule gives each system's
-own state for the key. Everything here is grouped pandas, no loop per row.
+own state for the key.
+
+Everything runs on integer codes (person, key, system) with numpy sorts and
+segment reductions: preference keys are few, persons are millions, so keys
+are matched once among themselves and never per row.
 """
 
 from __future__ import annotations
@@ -31,7 +35,10 @@ from prefsync_audit.vocab import ANY, State
 KEY = ["purpose", "channel", "scope"]
 GROUP = ["person_id", *KEY]
 #: Sort value of an observation without a time: older than every timed one.
-UNTIMED = -1
+UNTIMED = np.iinfo(np.int64).min + 1
+_GRANTED, _DENIED, _UNKNOWN = 0, 1, 2
+_STATE_CODE = {State.GRANTED.value: _GRANTED, State.DENIED.value: _DENIED}
+_STATE_NAME = np.array([State.GRANTED.value, State.DENIED.value, State.UNKNOWN.value], object)
 
 
 @dataclass
@@ -50,8 +57,10 @@ def key_universe(
     observations: pd.DataFrame, persons_by_system: pd.DataFrame, config: AuditConfig
 ) -> pd.DataFrame:
     """Every (person, key) to evaluate: keys observed, plus keys a system must hold."""
-    observed = observations[GROUP].drop_duplicates()
-    parts = [observed]
+    observed = observations[GROUP].astype(
+        {"purpose": "object", "channel": "object", "scope": "object"}
+    )
+    parts = [observed.drop_duplicates()]
     for system, settings in config.systems.items():
         persons = persons_by_system.loc[persons_by_system["system"] == system, "person_id"]
         for key in settings.must_hold:
@@ -69,138 +78,343 @@ def key_universe(
     return keys.astype({"purpose": "object", "channel": "object", "scope": "object"})
 
 
-def expand_to_keys(observations: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
-    """Pair each observation with every key of its person that it applies to."""
-    obs = observations.rename(columns={k: f"obs_{k}" for k in KEY})
-    pairs = obs.merge(keys, on="person_id", how="inner")
-    applies = np.ones(len(pairs), dtype=bool)
-    for part in KEY:
-        observed = pairs[f"obs_{part}"].astype("object").to_numpy()
-        applies &= (observed == pairs[part].to_numpy()) | (observed == ANY)
-    pairs = pairs[applies].reset_index(drop=True)
-    pairs["specificity"] = sum(
-        (pairs[f"obs_{part}"].astype("object") != ANY).astype("int8") for part in KEY
-    )
-    return pairs
+class _KeyCodes:
+    """Dense integer ids for the preference keys of a run, in sorted key order,
+    so that sorting by id sorts by (purpose, channel, scope)."""
+
+    def __init__(self, *frames: pd.DataFrame) -> None:
+        distinct = pd.concat(
+            [frame[KEY].astype("object").drop_duplicates() for frame in frames],
+            ignore_index=True,
+        ).drop_duplicates()
+        self.table = distinct.sort_values(KEY, ignore_index=True)
+        self.keys = [tuple(row) for row in self.table.itertuples(index=False, name=None)]
+        self.specificity = np.array([sum(p != ANY for p in key) for key in self.keys], np.int8)
+        self._index = pd.MultiIndex.from_frame(self.table)
+
+    def codes(self, frame: pd.DataFrame) -> np.ndarray:
+        """The key id of each row of ``frame``."""
+        # Factorize the few distinct keys of the frame, then look those up.
+        parts = [frame[k].astype("object").to_numpy() for k in KEY]
+        codes, uniques = pd.MultiIndex.from_arrays(parts).factorize()
+        lookup = self._index.get_indexer(uniques)
+        return lookup[codes].astype(np.int64)
+
+    def covers(self) -> np.ndarray:
+        """Boolean matrix: ``covers[o, u]`` when observed key o applies to key u."""
+        size = len(self.keys)
+        matrix = np.zeros((size, size), dtype=bool)
+        for o, broad in enumerate(self.keys):
+            for u, narrow in enumerate(self.keys):
+                matrix[o, u] = key_covers(broad, narrow)
+        return matrix
 
 
-def authority_of_keys(keys: pd.DataFrame, config: AuditConfig) -> pd.Series:
-    """The authority system of each distinct key (most specific matching rule)."""
-    distinct = keys[KEY].drop_duplicates()
-    authority = {}
-    for key in distinct.itertuples(index=False, name=None):
+def _authority_names(keys: list[tuple[str, str, str]], config: AuditConfig) -> list[str | None]:
+    """For each key, its authority system (most specific matching rule), or None."""
+    names: list[str | None] = []
+    for key in keys:
         best, best_specificity = None, -1
         for rule in config.policy.authorities:
             if key_covers(rule.key, key):
                 specificity = sum(part != ANY for part in rule.key)
                 if specificity > best_specificity:
                     best, best_specificity = rule.system, specificity
-        authority[key] = best
-    index = pd.MultiIndex.from_frame(keys[KEY])
-    return pd.Series(index.map(authority), index=keys.index, dtype="object")
+        names.append(best)
+    return names
 
 
-def _order_value(times: pd.Series) -> np.ndarray:
-    values = times.astype("int64").to_numpy() if len(times) else np.array([], "int64")
-    return np.where(times.isna().to_numpy(), UNTIMED, values)
+#: Authority code of a key with no authority, and of one whose authority has no rows.
+NO_AUTHORITY, ABSENT_AUTHORITY = -1, -2
 
 
-def _utc(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values, utc=True).astype("datetime64[ns, UTC]")
+def _authority_codes(
+    keys: list[tuple[str, str, str]], config: AuditConfig, systems: list[str]
+) -> np.ndarray:
+    """For each key, the code of its authority system among ``systems``; -1 when the
+    key has no authority; -2 when its authority is not among them (then no grant
+    counts: it must come from the authority)."""
+    names = _authority_names(keys, config)
+    codes = [
+        NO_AUTHORITY
+        if name is None
+        else systems.index(name)
+        if name in systems
+        else ABSENT_AUTHORITY
+        for name in names
+    ]
+    return np.array(codes, dtype=np.int64)
 
 
-def _latest(rows: pd.DataFrame, group: list[str]) -> pd.DataFrame:
-    """The latest row per group; ties go to denied, then a stable order."""
-    ordered = rows.sort_values([*group, "t", "is_denial", "system", "record_key"], kind="stable")
-    return ordered.drop_duplicates(group, keep="last")
+def authority_of_keys(keys: pd.DataFrame, config: AuditConfig) -> pd.Series:
+    """The authority system of each row's key (most specific matching rule), or NA."""
+    if keys.empty:
+        return pd.Series([], index=keys.index, dtype="object")
+    codes = _KeyCodes(keys)
+    per_key = np.array(_authority_names(codes.keys, config), dtype=object)
+    return pd.Series(per_key[codes.codes(keys)], index=keys.index, dtype="object")
 
 
-def _drop_overridden_grants(rows: pd.DataFrame, group: list[str]) -> pd.DataFrame:
-    """A broader grant never overrides a narrower denial."""
-    denial_specificity = rows["specificity"].where(rows["is_denial"])
-    narrowest_denial = denial_specificity.groupby([rows[g] for g in group]).transform("max")
-    overridden = ~rows["is_denial"] & (rows["specificity"] < narrowest_denial.fillna(-1))
-    return rows[~overridden]
+def _time_values(times: pd.Series) -> np.ndarray:
+    values = pd.to_datetime(times, utc=True).astype("datetime64[ns, UTC]")
+    result = values.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    result[values.isna().to_numpy()] = UNTIMED
+    return result
+
+
+def _group_starts(group: np.ndarray) -> np.ndarray:
+    """Positions where a new group begins in an array sorted by group."""
+    if len(group) == 0:
+        return np.array([], dtype=np.int64)
+    return np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+
+
+def _segment(values: np.ndarray, group: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
+    """``ufunc.reduceat`` over groups of a sorted array, broadcast back to rows."""
+    starts = _group_starts(group)
+    if len(starts) == 0:
+        return values.copy()
+    reduced = ufunc.reduceat(values, starts)
+    lengths = np.diff(np.r_[starts, len(group)])
+    return np.repeat(reduced, lengths)
+
+
+def _last_per_group(group: np.ndarray) -> np.ndarray:
+    """Positions of the last row of each group (array sorted by group)."""
+    if len(group) == 0:
+        return np.array([], dtype=np.int64)
+    return np.flatnonzero(np.r_[group[1:] != group[:-1], True])
+
+
+def _drop_overridden_grants(
+    idx: np.ndarray, group: np.ndarray, denial: np.ndarray, specificity: np.ndarray
+) -> np.ndarray:
+    """A broader grant never overrides a narrower denial: rows to keep (sorted by group)."""
+    denial_specificity = np.where(denial, specificity, -1).astype(np.int64)
+    narrowest_denial = _segment(denial_specificity, group, np.maximum)
+    return idx[denial | (specificity >= narrowest_denial)]
+
+
+@dataclass
+class _Pairs:
+    """Each (observation, key it applies to) pair, as parallel arrays."""
+
+    row: np.ndarray  # position in the observations frame
+    key: np.ndarray  # key id the observation applies to
+    person: np.ndarray
+    pk: np.ndarray  # person * n_keys + key: the (person, key) group
+    system: np.ndarray
+    state: np.ndarray
+    t: np.ndarray
+    specificity: np.ndarray  # of the observation's own key
+    record_key: np.ndarray
+
+
+def _pairs(observations: pd.DataFrame, keys: pd.DataFrame, codes: _KeyCodes) -> _Pairs:
+    n_keys = len(codes.keys)
+    obs_key = codes.codes(observations)
+    person = observations["person_id"].to_numpy(dtype=np.int64)
+    covers = codes.covers()
+    # Each observation pairs with every key its own key covers...
+    targets_of = [np.flatnonzero(covers[o]) for o in range(n_keys)]
+    counts = np.array([len(t) for t in targets_of], dtype=np.int64)[obs_key]
+    row = np.repeat(np.arange(len(observations), dtype=np.int64), counts)
+    offsets = np.r_[0, np.cumsum(counts)[:-1]] if len(counts) else np.array([], np.int64)
+    position = np.arange(len(row), dtype=np.int64) - np.repeat(offsets, counts)
+    flat_targets = np.concatenate(targets_of) if targets_of else np.array([], np.int64)
+    starts = np.r_[0, np.cumsum([len(t) for t in targets_of])[:-1]].astype(np.int64)
+    key = flat_targets[starts[obs_key[row]] + position] if len(row) else row
+    pk = person[row] * n_keys + key
+    # ...that its person is evaluated on.
+    universe = keys["person_id"].to_numpy(dtype=np.int64) * n_keys + codes.codes(keys)
+    keep = np.isin(pk, universe)
+    row, key, pk = row[keep], key[keep], pk[keep]
+    state = observations["state"].astype("object").map(_STATE_CODE).fillna(_UNKNOWN)
+    return _Pairs(
+        row=row,
+        key=key,
+        person=person[row],
+        pk=pk,
+        system=observations["system"].cat.codes.to_numpy(dtype=np.int64)[row],
+        state=state.to_numpy(dtype=np.int64)[row],
+        t=_time_values(observations["updated_at"])[row],
+        specificity=codes.specificity[obs_key][row].astype(np.int64),
+        record_key=observations["record_key"].to_numpy(dtype=np.int64)[row],
+    )
+
+
+def expand_to_keys(observations: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
+    """Pair each observation with every key of its person that it applies to
+    (a DataFrame view of the pairs, for inspection and tests)."""
+    codes = _KeyCodes(observations, keys)
+    observations = observations.reset_index(drop=True)
+    if not isinstance(observations["system"].dtype, pd.CategoricalDtype):
+        observations = observations.assign(system=observations["system"].astype("category"))
+    pairs = _pairs(observations, keys, codes)
+    obs = observations.iloc[pairs.row].rename(columns={k: f"obs_{k}" for k in KEY})
+    obs = obs.reset_index(drop=True)
+    target = codes.table.iloc[pairs.key].reset_index(drop=True)
+    result = pd.concat([obs, target], axis=1)
+    result["specificity"] = pairs.specificity
+    return result
 
 
 def evaluate(observations: pd.DataFrame, keys: pd.DataFrame, config: AuditConfig) -> Evaluation:
     """Expected state per (person, key) and each system's state for it.
 
-    ``observations`` has person_id, system, purpose, channel, scope, state,
-    updated_at, capture_source, proof and record_key.
+    ``observations`` has person_id, system (categorical), purpose, channel,
+    scope, state, updated_at, capture_source, proof and record_key.
     """
-    pairs = expand_to_keys(observations, keys)
-    pairs["t"] = _order_value(pairs["updated_at"])
-    pairs["is_denial"] = (pairs["state"] == State.DENIED).to_numpy()
-    known = pairs[pairs["state"].isin([State.GRANTED, State.DENIED])].copy()
-    known["authority"] = authority_of_keys(known, config)
+    observations = observations.reset_index(drop=True)
+    if not isinstance(observations["system"].dtype, pd.CategoricalDtype):
+        observations = observations.assign(
+            system=pd.Categorical(observations["system"], categories=list(config.systems))
+        )
+    systems = list(observations["system"].cat.categories)
+    codes = _KeyCodes(observations, keys)
+    pairs = _pairs(observations, keys, codes)
+    authority = _authority_codes(codes.keys, config, systems)[pairs.key]
+    evidence = _has_evidence(observations)[pairs.row]
 
-    system_states = _system_states(pairs, known)
-    expected = _expected(known, keys, config)
+    system_states = _system_states(pairs, codes, systems)
+    expected = _expected(pairs, authority, evidence, keys, codes, config, systems)
     return Evaluation(expected, system_states)
 
 
-def _system_states(pairs: pd.DataFrame, known: pd.DataFrame) -> pd.DataFrame:
-    group = [*GROUP, "system"]
-    latest = _latest(_drop_overridden_grants(known, group), group)
-    states = latest[[*group, "state", "updated_at", "record_key"]].rename(
-        columns={"state": "actual_state", "updated_at": "system_updated_at"}
-    )
+def _has_evidence(observations: pd.DataFrame) -> np.ndarray:
+    present = [
+        observations[c].astype("string").str.strip().fillna("").ne("").to_numpy(dtype=bool)
+        for c in ("capture_source", "proof")
+    ]
+    return present[0] | present[1]
+
+
+def _utc(values: np.ndarray) -> pd.Series:
+    """int64 nanoseconds (UNTIMED = missing) → UTC timestamps."""
+    stamps = values.astype(np.int64).view("datetime64[ns]").copy()
+    stamps[values == UNTIMED] = np.datetime64("NaT")
+    return pd.Series(pd.DatetimeIndex(stamps).tz_localize("UTC"))
+
+
+def _key_frame(person: np.ndarray, key: np.ndarray, codes: _KeyCodes) -> pd.DataFrame:
+    table = codes.table.iloc[key].reset_index(drop=True)
+    return pd.concat([pd.DataFrame({"person_id": person}), table], axis=1)
+
+
+def _system_states(pairs: _Pairs, codes: _KeyCodes, systems: list[str]) -> pd.DataFrame:
+    n_systems = max(len(systems), 1)
+    group = pairs.pk * n_systems + pairs.system
+    known = pairs.state != _UNKNOWN
+    denial = pairs.state == _DENIED
+
+    idx = np.flatnonzero(known)
+    idx = idx[np.lexsort((pairs.record_key[idx], denial[idx], pairs.t[idx], group[idx]))]
+    idx = _drop_overridden_grants(idx, group[idx], denial[idx], pairs.specificity[idx])
+    latest = idx[_last_per_group(group[idx])]
+
     # A system whose only word on the key is an unknown value holds it as unknown.
-    unknown_only = pairs[~pairs["state"].isin([State.GRANTED, State.DENIED])]
-    unknown_only = _latest(unknown_only, group)[[*group, "record_key"]]
-    unknown_only = unknown_only.merge(states[group], on=group, how="left", indicator=True)
-    unknown_only = unknown_only[unknown_only["_merge"] == "left_only"].drop(columns="_merge")
-    unknown_only["actual_state"] = State.UNKNOWN.value
-    unknown_only["system_updated_at"] = pd.NaT
-    states = pd.concat([states, unknown_only], ignore_index=True)
+    unknown = np.flatnonzero(~known)
+    unknown = unknown[~np.isin(group[unknown], group[latest])]
+    unknown = unknown[np.lexsort((pairs.record_key[unknown], pairs.t[unknown], group[unknown]))]
+    unknown = unknown[_last_per_group(group[unknown])]
+
+    chosen = np.r_[latest, unknown].astype(np.int64)
+    chosen = chosen[np.lexsort((pairs.system[chosen], pairs.key[chosen], pairs.person[chosen]))]
+    states = _key_frame(pairs.person[chosen], pairs.key[chosen], codes)
+    states["system"] = pd.Categorical.from_codes(pairs.system[chosen], categories=systems)
+    states["actual_state"] = np.where(
+        pairs.state[chosen] == _UNKNOWN, State.UNKNOWN.value, _STATE_NAME[pairs.state[chosen]]
+    )
     states["actual_state"] = states["actual_state"].astype("object")
-    states["system_updated_at"] = _utc(states["system_updated_at"])
-    return states.sort_values(group, ignore_index=True)
+    states["system_updated_at"] = _utc(pairs.t[chosen])
+    states["record_key"] = pairs.record_key[chosen]
+    return states
 
 
-def _expected(known: pd.DataFrame, keys: pd.DataFrame, config: AuditConfig) -> pd.DataFrame:
-    policy = config.policy
-    has_evidence = known["capture_source"].astype("string").str.strip().fillna("").ne("") | known[
-        "proof"
-    ].astype("string").str.strip().fillna("").ne("")
-    from_authority = known["authority"].isna() | (
-        known["system"].astype("object") == known["authority"]
+def _expected(
+    pairs: _Pairs,
+    authority: np.ndarray,
+    evidence: np.ndarray,
+    keys: pd.DataFrame,
+    codes: _KeyCodes,
+    config: AuditConfig,
+    systems: list[str],
+) -> pd.DataFrame:
+    denial = pairs.state == _DENIED
+    known = pairs.state != _UNKNOWN
+    from_authority = (authority == NO_AUTHORITY) | (pairs.system == authority)
+    counting = known & (denial | from_authority)
+    idx = np.flatnonzero(counting)
+    idx = idx[
+        np.lexsort(
+            (pairs.record_key[idx], pairs.system[idx], denial[idx], pairs.t[idx], pairs.pk[idx])
+        )
+    ]
+    if config.policy.regrant_requires_evidence:
+        group = pairs.pk[idx]
+        denial_time = np.where(denial[idx], pairs.t[idx], np.iinfo(np.int64).max)
+        first_denial = _segment(denial_time, group, np.minimum)
+        later_grant = ~denial[idx] & (pairs.t[idx] > first_denial)
+        idx = idx[~later_grant | evidence[idx]]
+    idx = _drop_overridden_grants(idx, pairs.pk[idx], denial[idx], pairs.specificity[idx])
+
+    group = pairs.pk[idx]
+    decided = idx[_last_per_group(group)]  # latest; ties sorted denial last
+    expected_of_row = np.repeat(
+        pairs.state[decided], np.diff(np.r_[_group_starts(group), len(group)])
     )
-    counting = known["is_denial"] | from_authority
-    rows = known[counting].copy()
-    if policy.regrant_requires_evidence:
-        by_group = [rows[g] for g in GROUP]
-        first_denial = rows["t"].where(rows["is_denial"]).groupby(by_group).transform("min")
-        later_grant = ~rows["is_denial"] & (rows["t"] > first_denial)
-        rows = rows[~later_grant | has_evidence[rows.index]]
-    rows = _drop_overridden_grants(rows, GROUP)
-
-    decided = _latest(rows, GROUP)[[*GROUP, "state"]].rename(columns={"state": "expected_state"})
-    rows = rows.merge(decided, on=GROUP)
-    same = rows["state"] == rows["expected_state"]
-    last_opposite = rows["t"].where(~same).groupby([rows[g] for g in GROUP]).transform("max")
-    last_opposite = last_opposite.fillna(UNTIMED - 1)
+    same = pairs.state[idx] == expected_of_row
+    opposite_time = np.where(~same, pairs.t[idx], np.iinfo(np.int64).min)
+    last_opposite = _segment(opposite_time, group, np.maximum)
     after = same & (
-        (rows["t"] > last_opposite) | ((rows["t"] == last_opposite) & rows["is_denial"])
+        (pairs.t[idx] > last_opposite) | ((pairs.t[idx] == last_opposite) & denial[idx])
     )
-    deciding = rows[after].sort_values([*GROUP, "t", "system", "record_key"], kind="stable")
-    deciding = deciding.drop_duplicates(GROUP, keep="first")[[*GROUP, "updated_at", "system"]]
-    deciding = deciding.rename(columns={"updated_at": "deciding_at", "system": "deciding_system"})
+    candidates = idx[after]
+    candidates = candidates[
+        np.lexsort(
+            (
+                pairs.record_key[candidates],
+                pairs.system[candidates],
+                pairs.t[candidates],
+                pairs.pk[candidates],
+            )
+        )
+    ]
+    deciding = candidates[_group_starts(pairs.pk[candidates])]
 
-    expected = keys.merge(decided, on=GROUP, how="left").merge(deciding, on=GROUP, how="left")
-    expected["expected_state"] = (
-        expected["expected_state"].astype("object").fillna(State.UNKNOWN.value)
+    n_keys = len(codes.keys)
+    universe = pd.DataFrame(
+        {
+            "person_id": keys["person_id"].to_numpy(dtype=np.int64),
+            "key": codes.codes(keys),
+        }
     )
-    expected["authority_system"] = authority_of_keys(expected, config)
-    authority_rows = known[known["system"].astype("object") == known["authority"]]
-    authority_time = (
-        authority_rows.groupby(GROUP, as_index=False, observed=True)["updated_at"]
-        .max()
-        .rename(columns={"updated_at": "authority_updated_at"})
-    )
-    expected = expected.merge(authority_time, on=GROUP, how="left")
-    expected["deciding_system"] = expected["deciding_system"].astype("object")
-    for column in ("deciding_at", "authority_updated_at"):
-        expected[column] = _utc(expected[column])
-    return expected.sort_values(GROUP, ignore_index=True)
+    universe = universe.sort_values(["person_id", "key"], ignore_index=True)
+    pk = universe["person_id"].to_numpy() * n_keys + universe["key"].to_numpy()
+    expected = _key_frame(universe["person_id"].to_numpy(), universe["key"].to_numpy(), codes)
+
+    state = np.full(len(pk), _UNKNOWN, dtype=np.int64)
+    at = np.searchsorted(pk, pairs.pk[decided])
+    state[at] = pairs.state[decided]
+    expected["expected_state"] = _STATE_NAME[state]
+    deciding_time = np.full(len(pk), UNTIMED, dtype=np.int64)
+    deciding_system = np.full(len(pk), -1, dtype=np.int64)
+    at = np.searchsorted(pk, pairs.pk[deciding])
+    deciding_time[at] = pairs.t[deciding]
+    deciding_system[at] = pairs.system[deciding]
+    names = np.array([*systems, None], dtype=object)
+    expected["deciding_at"] = _utc(deciding_time)
+    expected["deciding_system"] = names[deciding_system]
+
+    authority_of_key = np.array(_authority_names(codes.keys, config), dtype=object)
+    expected["authority_system"] = authority_of_key[universe["key"].to_numpy()]
+    # The authority's own latest word on the key, whatever it said.
+    from_auth = np.flatnonzero(known & (pairs.system == authority))
+    latest_time = np.full(len(pk), UNTIMED, dtype=np.int64)
+    if len(from_auth):
+        at = np.searchsorted(pk, pairs.pk[from_auth])
+        np.maximum.at(latest_time, at, pairs.t[from_auth])
+    expected["authority_updated_at"] = _utc(latest_time)
+    for column in ("expected_state", "deciding_system", "authority_system"):
+        expected[column] = expected[column].astype("object")
+    return expected

@@ -14,7 +14,7 @@ guard on how many records one value links. Each value left out is reported.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,16 @@ DEFAULT_PLACEHOLDERS: dict[str, list[str]] = {
 }
 
 
+def _no_hashed() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "system": pd.Series(dtype="object"),
+            "hashed_records": pd.Series(dtype="int64"),
+            "unmatched": pd.Series(dtype="int64"),
+        }
+    )
+
+
 @dataclass
 class Resolution:
     """The outcome of identity resolution."""
@@ -47,6 +57,10 @@ class Resolution:
     """Identifier values left out of linking: kind, value, records, reason."""
     conflicts: pd.DataFrame
     """Persons holding several values of a strong key: person_id, kind, values."""
+    hashed_unmatched: pd.DataFrame = field(default_factory=lambda: _no_hashed())
+    """Per system with hashed identifiers (an ad audience): ``hashed_records``, its records
+    holding a ``*_sha256`` identifier, and ``unmatched``, those whose person has no record
+    in any other system (the hash matched no one the audit knows)."""
 
 
 def hash_profiles(mappings: list) -> dict[str, set[str]]:
@@ -75,34 +89,63 @@ def identifier_links(
     """Long table (record_key, kind, value) of every identifier, hashes derived."""
     parts = []
     for kind in kinds:
-        if kind not in records.columns:
-            continue
-        present = records[["record_key", kind]].dropna()
-        parts.append(
-            pd.DataFrame(
-                {
-                    "record_key": present["record_key"].to_numpy(),
-                    "kind": kind,
-                    "value": present[kind].to_numpy(),
-                }
-            )
-        )
-        for profile in sorted(profiles.get(kind, ())):
-            apply = apply_email_profile if kind == "email" else apply_phone_profile
-            uniques = pd.unique(present[kind])
-            lookup = {v: sha256_hex(apply(v, profile)) for v in uniques}
+        # A record may hold several values of a kind: ``kind``, ``kind#2``… (a
+        # mapping identifier with ``repeated: true``); each one links.
+        columns = [c for c in records.columns if c == kind or _is_repeat_of(c, kind)]
+        for column in columns:
+            present = records[["record_key", column]].dropna()
             parts.append(
                 pd.DataFrame(
                     {
                         "record_key": present["record_key"].to_numpy(),
-                        "kind": f"{kind}_sha256",
-                        "value": present[kind].map(lookup).to_numpy(),
+                        "kind": kind,
+                        "value": present[column].to_numpy(),
                     }
                 )
             )
+            for profile in sorted(profiles.get(kind, ())):
+                apply = apply_email_profile if kind == "email" else apply_phone_profile
+                uniques = pd.unique(present[column])
+                lookup = {v: sha256_hex(apply(v, profile)) for v in uniques}
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            "record_key": present["record_key"].to_numpy(),
+                            "kind": f"{kind}_sha256",
+                            "value": present[column].map(lookup).to_numpy(),
+                        }
+                    )
+                )
     if not parts:
         return pd.DataFrame({"record_key": pd.Series(dtype="int64"), "kind": [], "value": []})
     return pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
+
+
+def _is_repeat_of(column: str, kind: str) -> bool:
+    return column.startswith(kind + "#") and column[len(kind) + 1 :].isdigit()
+
+
+def hashed_unmatched(records: pd.DataFrame, person_of_record: pd.Series) -> pd.DataFrame:
+    """Per system: records with a hashed identifier, and how many matched no other system."""
+    hashed_columns = [c for c in records.columns if str(c).split("#")[0].endswith("_sha256")]
+    if "system" not in records.columns or not hashed_columns:
+        return _no_hashed()
+    frame = pd.DataFrame(
+        {
+            "system": records["system"].astype("object").to_numpy(),
+            "person_id": person_of_record.to_numpy(),
+            "hashed": records[hashed_columns].notna().any(axis=1).to_numpy(),
+        }
+    )
+    systems_per_person = frame.groupby("person_id")["system"].nunique()
+    frame["alone"] = frame["person_id"].map(systems_per_person).to_numpy() == 1
+    hashed = frame[frame["hashed"]]
+    summary = hashed.groupby("system", sort=True).agg(
+        hashed_records=("hashed", "size"), unmatched=("alone", "sum")
+    )
+    summary = summary.reset_index()
+    summary["unmatched"] = summary["unmatched"].astype("int64")
+    return summary
 
 
 def resolve_identities(
@@ -179,7 +222,13 @@ def resolve_identities(
     )
 
     conflicts = _conflicts(records, identity.strong_keys, person_of_record)
-    return Resolution(person_of_record, person_anchors, ignored, conflicts)
+    return Resolution(
+        person_of_record,
+        person_anchors,
+        ignored,
+        conflicts,
+        hashed_unmatched(records, person_of_record),
+    )
 
 
 def _ignored_summary(links: pd.DataFrame, reason: str) -> pd.DataFrame:
@@ -203,7 +252,8 @@ def _anchors(
             pd.DataFrame(
                 {
                     "component": component.to_numpy()[present],
-                    "placeholder": np.isin(values, placeholders),
+                    # pandas' hash-based isin: numpy's is quadratic on object arrays.
+                    "placeholder": pd.Series(values).isin(placeholders).to_numpy(),
                     "anchor_rank": rank,
                     "anchor_kind": kind,
                     "anchor_value": values,
