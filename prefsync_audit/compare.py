@@ -116,21 +116,15 @@ def person_identifiers(
 def _finding_ids(frame: pd.DataFrame, anchors: pd.DataFrame) -> pd.Series:
     anchor = frame[["person_id"]].merge(anchors, on="person_id", how="left")
 
-    def text(values: pd.Series | np.ndarray) -> list[str]:
-        return ["" if pd.isna(v) else str(v) for v in values]
+    def text(values: pd.Series) -> pd.Series:
+        return pd.Series(values.to_numpy(), dtype="string").fillna("")
 
-    parts = zip(
-        text(frame["kind"]),
-        text(frame["system"]),
-        text(frame["purpose"]),
-        text(frame["channel"]),
-        text(frame["scope"]),
-        text(anchor["anchor_kind"]),
-        text(anchor["anchor_value"]),
-        text(frame["detail"]),
-        strict=True,
+    joined = text(frame["kind"]).str.cat(
+        [text(frame[c]) for c in ("system", "purpose", "channel", "scope")]
+        + [text(anchor["anchor_kind"]), text(anchor["anchor_value"]), text(frame["detail"])],
+        sep="|",
     )
-    ids = [hashlib.sha256("|".join(p).encode()).hexdigest()[:16] for p in parts]
+    ids = [hashlib.sha256(t.encode()).hexdigest()[:16] for t in joined.tolist()]
     return pd.Series(ids, index=frame.index, dtype="object")
 
 

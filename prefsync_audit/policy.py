@@ -94,11 +94,23 @@ class _KeyCodes:
 
     def codes(self, frame: pd.DataFrame) -> np.ndarray:
         """The key id of each row of ``frame``."""
-        # Factorize the few distinct keys of the frame, then look those up.
-        parts = [frame[k].astype("object").to_numpy() for k in KEY]
-        codes, uniques = pd.MultiIndex.from_arrays(parts).factorize()
-        lookup = self._index.get_indexer(uniques)
-        return lookup[codes].astype(np.int64)
+        # Factorize each key part (cheap on categoricals), combine the part codes
+        # into one integer, and look up only the few distinct combinations.
+        combined = np.zeros(len(frame), dtype=np.int64)
+        part_uniques = []
+        for part in KEY:
+            part_codes, uniques = pd.factorize(frame[part], use_na_sentinel=False)
+            combined = combined * (len(uniques) + 1) + part_codes
+            part_uniques.append(np.asarray(uniques, dtype=object))
+        distinct, inverse = np.unique(combined, return_inverse=True)
+        parts = []
+        remainder = distinct.copy()
+        for uniques in reversed(part_uniques):
+            parts.append(uniques[remainder % (len(uniques) + 1)])
+            remainder //= len(uniques) + 1
+        purpose, channel, scope = reversed(parts)
+        lookup = self._index.get_indexer(pd.MultiIndex.from_arrays([purpose, channel, scope]))
+        return lookup[inverse.reshape(-1)].astype(np.int64)
 
     def covers(self) -> np.ndarray:
         """Boolean matrix: ``covers[o, u]`` when observed key o applies to key u."""
