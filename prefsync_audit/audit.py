@@ -213,6 +213,11 @@ def run_audit(
         list(config.systems),
     )
     metrics["overall"]["quarantined_rows"] = int(canonical.inputs["rows_quarantined"].sum())
+    quarantined = canonical.inputs.groupby("system")["rows_quarantined"].sum()
+    unmapped = findings.loc[findings["kind"] == "unmapped_value", "system"].value_counts()
+    for system, entry in metrics["by_system"].items():
+        entry["quarantined_rows"] = int(quarantined.get(system, 0))
+        entry["unmapped_values"] = int(unmapped.get(system, 0))
     thresholds = check_thresholds(config.thresholds, metrics, {})
     return AuditResult(
         config=config,

@@ -178,6 +178,9 @@ def find(
                     ).to_numpy(),
                 }
             )
+            # One finding per person, system and value: the same unknown value on two
+            # rows is one problem to fix (the summary still counts every row).
+            .drop_duplicates(["person_id", "system", "detail"])
         )
     non_empty = [p for p in parts if len(p)]
     findings = (

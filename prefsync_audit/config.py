@@ -3,7 +3,8 @@
 The loader reads the YAML with line numbers, validates it with pydantic and
 turns every validation error into ``file:line: key.path: message``. Mappings
 named by path or ``preset:NAME`` are loaded and validated the same way, each
-against its own file.
+against its own file; ``extends`` and ``params`` are resolved by
+``_mapping_files``.
 """
 
 from __future__ import annotations
@@ -15,13 +16,17 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator
 
+from prefsync_audit._mapping_files import (
+    PRESET_PREFIX,
+    LocatedData,
+    build_mapping,
+    validation_problems,
+)
 from prefsync_audit._model import Duration, PreferenceKey, StrictModel, parse_duration
-from prefsync_audit._yaml import LocatedYaml, format_key_path, load_yaml
+from prefsync_audit._yaml import LocatedYaml, load_yaml
 from prefsync_audit.errors import ConfigError
 from prefsync_audit.mapping import Mapping
 from prefsync_audit.vocab import IDENTIFIER_KINDS
-
-PRESET_PREFIX = "preset:"
 
 
 class SystemConfig(StrictModel):
@@ -91,9 +96,9 @@ class Levels(StrictModel):
     fail: float | None = None
 
 
-class MetricThresholds(StrictModel):
-    """Levels per metric. Counts and rates breach when above the level; coverage,
-    audit readiness and sync success when below it."""
+class SystemThresholds(StrictModel):
+    """Levels per metric that every system has on its own. Counts, rates and latency
+    breach when above the level; audit readiness when below it."""
 
     suppression_gaps: Levels | None = None
     unverified_resubscribes: Levels | None = None
@@ -101,10 +106,7 @@ class MetricThresholds(StrictModel):
     mismatch_rate: Levels | None = None
     sync_latency_p95: Levels | None = None
     """In seconds, or durations like '24h'."""
-    coverage: Levels | None = None
     audit_readiness: Levels | None = None
-    sync_success_rate: Levels | None = None
-    identity_conflicts: Levels | None = None
     quarantined_rows: Levels | None = None
     unmapped_values: Levels | None = None
 
@@ -119,9 +121,18 @@ class MetricThresholds(StrictModel):
         return value
 
 
-class Thresholds(MetricThresholds):
-    per_system: dict[str, MetricThresholds] = Field(default_factory=dict)
-    """Overrides for one system's own metrics."""
+class Thresholds(SystemThresholds):
+    """Levels for the whole run; coverage and sync success breach when below the level."""
+
+    coverage: Levels | None = None
+    sync_success_rate: Levels | None = None
+    identity_conflicts: Levels | None = None
+    per_system: dict[str, SystemThresholds] = Field(default_factory=dict)
+    """Overrides for one system's own metrics (only metrics a system has on its own)."""
+
+
+#: Kept for callers of the earlier name.
+MetricThresholds = SystemThresholds
 
 
 class AuditConfig(StrictModel):
@@ -171,30 +182,8 @@ def presets_dir() -> Path:
 
 
 def _messages(error: ValidationError, doc: LocatedYaml, prefix: tuple = ()) -> list[str]:
-    problems = []
-    # Unknown keys first: a misspelt key also makes its intended key "missing",
-    # and the spelling is the real problem.
-    items = sorted(error.errors(), key=lambda item: item["type"] != "extra_forbidden")
-    for item in items:
-        # pydantic adds union branch names to the location; drop the ones that are
-        # not keys in the document so the path reads like the YAML.
-        loc = tuple(part for part in item["loc"] if not _is_branch_tag(part))
-        path = (*prefix, *loc)
-        line = doc.line_of(path)
-        where = f"{doc.source}:{line}" if line else str(doc.source)
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling)"
-        problems.append(f"{where}: {format_key_path(path)}: {message}")
-    return list(dict.fromkeys(problems))
-
-
-def _is_branch_tag(part: Any) -> bool:
-    return isinstance(part, str) and (
-        part in {"str", "int", "float", "bool"}
-        or part[:1].isupper()
-        or part.startswith(("literal[", "function-", "tuple[", "str-enum[", "enum["))
-    )
+    located = LocatedData.from_doc(doc)
+    return validation_problems(error, lambda loc: located.describe((*prefix, *loc)))
 
 
 def _validate(model: type[StrictModel], doc: LocatedYaml, data: Any, prefix: tuple = ()) -> Any:
@@ -205,20 +194,31 @@ def _validate(model: type[StrictModel], doc: LocatedYaml, data: Any, prefix: tup
         raise ConfigError(problems[0], problems) from None
 
 
+def preset_path(name: str) -> Path:
+    """The file of preset ``name``; ConfigError listing the known presets if none."""
+    path = presets_dir() / f"{name}.yaml"
+    if not name or "/" in name or "\\" in name or not path.is_file():
+        known = ", ".join(sorted(p.stem for p in presets_dir().glob("*.yaml"))) or "none"
+        raise ConfigError(f"unknown preset {name!r} (known: {known})")
+    return path
+
+
 def load_mapping(reference: str, base_dir: Path) -> Mapping:
-    """Load a mapping by file path (relative to ``base_dir``) or ``preset:NAME``."""
+    """Load a mapping by file path (relative to ``base_dir``) or ``preset:NAME``,
+    resolving its ``extends`` chain and ``params``."""
     if reference.startswith(PRESET_PREFIX):
-        name = reference.removeprefix(PRESET_PREFIX)
-        path = presets_dir() / f"{name}.yaml"
-        if not path.is_file():
-            known = ", ".join(sorted(p.stem for p in presets_dir().glob("*.yaml"))) or "none"
-            raise ConfigError(f"unknown preset {name!r} (known: {known})")
+        path = preset_path(reference.removeprefix(PRESET_PREFIX))
     else:
         path = (base_dir / reference).resolve()
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
         raise doc.error((), "a mapping is a YAML mapping of keys")
-    return _validate(Mapping, doc, doc.data)
+    return build_mapping(LocatedData.from_doc(doc), path.parent, preset_path, path)
+
+
+def load_inline_mapping(doc: LocatedYaml, where: tuple, base_dir: Path) -> Mapping:
+    """Validate a mapping written inside a config (at key path ``where``)."""
+    return build_mapping(LocatedData.from_doc(doc, where), base_dir, preset_path)
 
 
 def load_config(path: str | Path) -> AuditConfig:
@@ -245,9 +245,8 @@ def load_config(path: str | Path) -> AuditConfig:
                 if isinstance(mapping, str):
                     system["mapping"] = load_mapping(mapping, path.parent)
                 elif isinstance(mapping, dict):
-                    system["mapping"] = _validate(
-                        Mapping, doc, mapping, ("systems", name, "mapping")
-                    )
+                    where = ("systems", name, "mapping")
+                    system["mapping"] = load_inline_mapping(doc, where, path.parent)
             except ConfigError as exc:
                 problems += exc.problems
                 failed_mappings.append(f"systems.{name}.mapping")

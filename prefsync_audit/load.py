@@ -5,6 +5,10 @@ mapping, so a reader never guesses types. Each table keeps provenance: the
 file, its SHA-256, and the 1-based data row of every row (``__row``). Rows the
 reader cannot use (a ragged CSV row, a JSONL line that is not JSON) are not
 dropped: they come back in ``bad_rows`` with a reason, to be quarantined.
+
+A ``.zip`` path stands for the data files inside it (see ``_archive``), each
+loaded as its own table. A mapping with ``explode`` reads one row per element of
+an array column (see :func:`explode_frame`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from prefsync_audit._archive import archive_members, is_archive, read_member, split_member
 from prefsync_audit.errors import InputError
 from prefsync_audit.mapping import FileFormat, Mapping
 
@@ -61,7 +66,11 @@ class RawTable:
 
 
 def resolve_paths(patterns: list[str], base_dir: Path, system: str) -> list[Path]:
-    """Expand the system's path patterns (globs allowed), in a stable order."""
+    """Expand the system's path patterns (globs allowed), in a stable order.
+
+    A ``.zip`` file (named, matched or in a folder) is replaced by the member paths
+    of its data files, ``archive.zip:member.csv``.
+    """
     found: list[Path] = []
     for pattern in patterns:
         candidate = base_dir / pattern
@@ -76,26 +85,44 @@ def resolve_paths(patterns: list[str], base_dir: Path, system: str) -> list[Path
             found += sorted(p for p in candidate.iterdir() if p.is_file())
         else:
             raise InputError(f"{candidate}: export file not found (systems.{system}.paths)")
-    return list(dict.fromkeys(found))
+    expanded: list[Path] = []
+    for path in dict.fromkeys(found):
+        expanded += archive_members(path) if is_archive(path) else [path]
+    return list(dict.fromkeys(expanded))
+
+
+def format_from_name(path: Path) -> FileFormat | None:
+    """The format a file's extension names (ignoring ``.gz``), if any."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return _EXTENSIONS.get(suffixes[-1]) if suffixes else None
 
 
 def detect_format(path: Path, mapping: Mapping) -> FileFormat:
     if mapping.format:
         return mapping.format
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
-        suffixes = suffixes[:-1]
-    if suffixes and suffixes[-1] in _EXTENSIONS:
-        return _EXTENSIONS[suffixes[-1]]
+    fmt = format_from_name(path)
+    if fmt is not None:
+        return fmt
     raise InputError(f"{path}: cannot tell the file format; set 'format' in the mapping")
 
 
-def read_bytes(path: Path) -> bytes:
-    """The file's content, gunzipped when it ends in ``.gz``."""
+def stored_bytes(path: Path) -> bytes:
+    """The file's bytes as stored (for a ZIP member path: the member's bytes)."""
+    member = split_member(path)
+    if member is not None:
+        return read_member(*member)
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def read_bytes(path: Path, data: bytes | None = None) -> bytes:
+    """The file's content (``data``, if already read), gunzipped when it ends in ``.gz``."""
+    if data is None:
+        data = stored_bytes(path)
     if path.suffix.lower() == ".gz":
         try:
             data = gzip.decompress(data)
@@ -105,10 +132,14 @@ def read_bytes(path: Path) -> bytes:
 
 
 def load_file(path: Path, mapping: Mapping, system: str, display: Path) -> RawTable:
-    """Read one export file as text according to the mapping."""
-    raw = path.read_bytes() if path.exists() else b""
+    """Read one export file (or ZIP member path) as text according to the mapping.
+
+    The SHA-256 is of the bytes as stored (for a ZIP member: the member's own
+    bytes, so it matches ``sha256sum`` of the extracted file).
+    """
+    raw = stored_bytes(path)
     digest = hashlib.sha256(raw).hexdigest()
-    data = read_bytes(path)
+    data = read_bytes(path, raw)
     fmt = detect_format(path, mapping)
     if fmt in ("csv", "tsv"):
         frame, bad = _read_delimited(data, path, mapping, fmt)
@@ -118,14 +149,24 @@ def load_file(path: Path, mapping: Mapping, system: str, display: Path) -> RawTa
         frame, bad = _read_jsonl(data, path, mapping)
     else:
         frame, bad = _read_parquet(data, path)
+    if mapping.explode:
+        frame, not_arrays = explode_frame(frame, mapping.explode)
+        bad = sorted(bad + not_arrays)
+    name = _file_name(path)
     for column, pattern in mapping.file_name_fields.items():
-        match = re.search(pattern, path.name)
+        match = re.search(pattern, name)
         frame[column] = match.group(1) if match and match.groups() else pd.NA
     rows_read = len(frame) + len(bad)
     bad_rows = pd.DataFrame(
         {ROW: pd.Series([b[0] for b in bad], dtype="int64"), "reason": [b[1] for b in bad]}
     )
     return RawTable(system, display, digest, frame, rows_read, bad_rows)
+
+
+def _file_name(path: Path) -> str:
+    """The name ``file_name_fields`` read: for a ZIP member, the member's own name."""
+    member = split_member(path)
+    return Path(member[1]).name if member else path.name
 
 
 def _number_rows(frame: pd.DataFrame, bad_numbers: list[int]) -> pd.DataFrame:
@@ -319,3 +360,72 @@ def _read_parquet(data: bytes, path: Path) -> tuple[pd.DataFrame, list]:
                 columns[name] = pa.array([_scalar_text(v) for v in column.to_pylist()], pa.string())
     frame = _to_text_frame(pa.table(columns) if columns else table)
     return _number_rows(frame, []), []
+
+
+def _element_fields(element: Any, column: str) -> dict[str, str | None] | None:
+    """The columns one array element gives (``None`` when it cannot be one)."""
+    if isinstance(element, dict):
+        flat: dict[str, str | None] = {}
+        _flatten(element, column + ".", flat)
+        return flat
+    if isinstance(element, list):
+        return None
+    return {column: _scalar_text(element)}
+
+
+def _parse_array(text: str | None, column: str) -> list[dict[str, str | None]] | str:
+    """The rows of one record's array, or the reason it is not an array."""
+    if text is None or not str(text).strip():
+        return [{}]
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return f"{column} is not a JSON array"
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        return f"{column} is not a JSON array"
+    rows = [_element_fields(element, column) for element in value]
+    if any(row is None for row in rows):
+        return f"{column} holds an array inside an array"
+    return rows or [{}]  # type: ignore[return-value]
+
+
+def explode_frame(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
+    """One row per element of the JSON array in ``column``, the record's fields repeated.
+
+    An element object's fields become ``<column>.<field>`` (nested objects flattened,
+    arrays as JSON text); a scalar element is the value of ``<column>``. A record whose
+    array is empty, ``null`` or missing gives one row with the element fields blank
+    (the person is still known); a single object counts as a one-element array. A
+    value that is not JSON comes back as a bad row (``<column> is not a JSON array``).
+    Every row keeps its record's ``__row``.
+    """
+    if column in frame.columns:
+        texts = frame[column]
+        parents = frame.drop(columns=column)
+    else:
+        texts = pd.Series([None] * len(frame), index=frame.index, dtype="object")
+        parents = frame
+    parsed = {text: _parse_array(text, column) for text in pd.unique(texts.dropna())}
+    positions: list[int] = []
+    elements: list[dict[str, str | None]] = []
+    bad: list[tuple[int, str]] = []
+    numbers = frame[ROW].to_numpy()
+    for position, text in enumerate(texts.to_numpy()):
+        rows = [{}] if text is None or pd.isna(text) else parsed[text]
+        if isinstance(rows, str):
+            bad.append((int(numbers[position]), rows))
+            continue
+        positions += [position] * len(rows)
+        elements += rows
+    exploded = parents.iloc[positions].reset_index(drop=True)
+    fields = pd.DataFrame(elements, dtype="object")
+    fields = fields.where(fields.notna(), None)
+    if column not in fields.columns and not any(c.startswith(column + ".") for c in fields):
+        fields[column] = None
+    for name in fields.columns:
+        exploded[name] = pd.Series(
+            fields[name].to_numpy() if len(fields) else [], index=exploded.index, dtype="object"
+        )
+    return exploded, bad

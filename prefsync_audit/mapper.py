@@ -10,7 +10,9 @@ Out of each file come:
   observations are ``unknown``, never ``granted``).
 
 Every input row ends up mapped, quarantined or ignored, and the per-file
-accounting says how many of each.
+accounting says how many of each. With ``explode`` a row is one array element
+of a record (or the record itself when its array is empty); see
+``mapper_expand`` for how such rows become records.
 """
 
 from __future__ import annotations
@@ -24,6 +26,14 @@ import pandas as pd
 from prefsync_audit.config import IdentityConfig
 from prefsync_audit.errors import InputError
 from prefsync_audit.load import ROW, RawTable
+from prefsync_audit.mapper_expand import (
+    expand_pattern_rule,
+    first_usable_of_record,
+    identifiers_are_per_record,
+    pack_values,
+    reads_elements,
+    repeat_columns,
+)
 from prefsync_audit.mapper_signals import apply_signal_rule
 from prefsync_audit.mapping import (
     ColumnValue,
@@ -139,6 +149,8 @@ def map_file(
     vocabularies = {**BUILTIN_VOCABULARIES, **mapping.vocabularies}
 
     observation_parts, unmapped_parts = [], []
+    # With explode, rules that read no element field apply once per source record.
+    per_record = bool(mapping.explode) and identifiers_are_per_record(mapping)
     for rule in mapping.preferences:
         rule_time = (
             _timestamps(columns, rule.updated_at, reasons, n) if rule.updated_at else updated_at
@@ -147,6 +159,9 @@ def map_file(
             observations, unmapped = apply_signal_rule(rule, rule.signal, columns, reasons)
         else:
             observations, unmapped = _apply_rule(rule, columns, vocabularies)
+        once = per_record and not reads_elements(rule, mapping.explode or "")
+        if not unmapped.empty:
+            unmapped_parts.append((once, unmapped))
         if observations.empty:
             continue
         rows = observations["row"].to_numpy()
@@ -155,8 +170,7 @@ def map_file(
         observations["capture_source"] = source.to_numpy()[rows]
         rule_proof = columns.value(rule.proof) if rule.proof else proof
         observations["proof"] = rule_proof.to_numpy()[rows]
-        observation_parts.append(observations)
-        unmapped_parts.append(unmapped)
+        observation_parts.append((once, observations))
 
     if columns.strict and columns.missing:
         missing = ", ".join(dict.fromkeys(columns.missing))
@@ -166,19 +180,32 @@ def map_file(
 
     reasons[ignored] = None
     usable = (~ignored & reasons.isna()).to_numpy()
-    positions = np.flatnonzero(usable)
+    source_rows = frame[ROW].to_numpy()
+    first = first_usable_of_record(source_rows, usable) if mapping.explode else usable
+    # File-local record keys: the position among usable rows (with explode and
+    # per-record identifiers: among the records' first usable rows).
+    local_key = np.full(n, -1, dtype="int64")
+    if per_record:
+        positions = np.flatnonzero(first)
+        codes = pd.Series(np.arange(len(positions)), index=source_rows[positions])
+        local_key[usable] = codes.reindex(source_rows[usable]).to_numpy()
+    else:
+        positions = np.flatnonzero(usable)
+        local_key[positions] = np.arange(len(positions))
     records = identifiers.iloc[positions].reset_index(drop=True)
-    records.insert(0, "source_row", frame[ROW].to_numpy()[positions])
+    records.insert(0, "source_row", source_rows[positions])
     record_ids = columns.get(mapping.record_id) if mapping.record_id else None
     records.insert(
         1, "record_id", record_ids.to_numpy()[positions] if record_ids is not None else None
     )
-    # File-local record keys: the position among usable rows.
-    local_key = np.full(n, -1, dtype="int64")
-    local_key[positions] = np.arange(len(positions))
 
-    observations = _finish(observation_parts, OBSERVATION_COLUMNS[1:], local_key, usable)
-    unmapped = _finish(unmapped_parts, UNMAPPED_COLUMNS[2:], local_key, usable)
+    keep = {False: usable, True: first}
+    observations = _finish(
+        [(p, keep[once]) for once, p in observation_parts], OBSERVATION_COLUMNS[1:], local_key
+    )
+    unmapped = _finish(
+        [(p, keep[once]) for once, p in unmapped_parts], UNMAPPED_COLUMNS[2:], local_key
+    )
 
     quarantined = pd.DataFrame(
         {
@@ -200,18 +227,22 @@ def map_file(
 
 
 def _finish(
-    parts: list[pd.DataFrame], columns: list[str], local_key: np.ndarray, usable: np.ndarray
+    parts: list[tuple[pd.DataFrame, np.ndarray]], columns: list[str], local_key: np.ndarray
 ) -> pd.DataFrame:
-    if not parts:
+    """Concatenate rule outputs, keeping each part's rows where its mask is true."""
+    kept = []
+    for part, mask in parts:
+        rows = part["row"].to_numpy(dtype="int64")
+        kept.append(part[mask[rows]])
+    if not kept:
         return pd.DataFrame(
             {
                 "record_key": pd.Series(dtype="int64"),
                 **{c: pd.Series(dtype="object") for c in columns},
             }
         )
-    combined = pd.concat(parts, ignore_index=True)
+    combined = pd.concat(kept, ignore_index=True)
     combined["row"] = combined["row"].astype("int64")
-    combined = combined[usable[combined["row"].to_numpy()]]
     combined.insert(0, "record_key", local_key[combined["row"].to_numpy()])
     return combined.drop(columns="row").reset_index(drop=True)[["record_key", *columns]]
 
@@ -236,19 +267,29 @@ def _identifiers(
     invalid_counts: dict[str, int] = {}
     invalid_any = pd.Series(False, index=columns.frame.index)
     for kind, spec in mapping.identifiers.items():
-        raw = columns.get(spec.column)
-        raw = raw.where(raw.astype("string").str.strip().fillna("") != "")
         normalizer = identifier_normalizer(
             kind,
             spec.normalizer or DEFAULT_NORMALIZER.get(kind, "id"),
             spec.profile,
             spec.default_region or identity.default_region,
         )
-        values = map_distinct(raw, normalizer)
-        invalid = raw.notna() & values.isna()
-        invalid_counts[kind] = int(invalid.sum())
-        invalid_any |= invalid
-        normalized[kind] = values
+        names = [spec.column]
+        if spec.repeated:
+            names += repeat_columns(columns.frame, spec.column)
+        invalid_counts[kind] = 0
+        kind_values = []
+        for name in names:
+            raw = columns.get(name)
+            raw = raw.where(raw.astype("string").str.strip().fillna("") != "")
+            values = map_distinct(raw, normalizer)
+            invalid = raw.notna() & values.isna()
+            invalid_counts[kind] += int(invalid.sum())
+            invalid_any |= invalid
+            kind_values.append(values)
+        if len(kind_values) == 1:
+            normalized[kind] = kind_values[0]
+        else:
+            normalized.update(pack_values(kind, kind_values, columns.frame.index))
     return pd.DataFrame(normalized, index=columns.frame.index), invalid_counts, invalid_any
 
 
@@ -271,6 +312,21 @@ def _apply_rule(
     """Observations (with a ``row`` position) and unmapped values of one rule."""
     if rule.list is not None:
         return _apply_list_rule(rule, rule.list, columns)
+    if isinstance(rule.state, StateFromColumn) and rule.state.column_pattern is not None:
+        concrete, unmapped_columns = expand_pattern_rule(rule, columns.frame)
+        outputs = [_apply_rule(each, columns, vocabularies) for each in concrete]
+        observations = [o for o, _ in outputs if not o.empty]
+        unmapped_parts = [u for _, u in outputs if not u.empty]
+        if not unmapped_columns.empty:
+            unmapped_parts.append(unmapped_columns)
+        return (
+            pd.concat(observations, ignore_index=True)
+            if observations
+            else pd.DataFrame(columns=["row", *OBSERVATION_COLUMNS[1:7]]),
+            pd.concat(unmapped_parts, ignore_index=True)
+            if unmapped_parts
+            else pd.DataFrame(columns=["row", "source_column", "raw_value"]),
+        )
     n = len(columns.frame)
     rows = pd.Series(np.arange(n))
     unmapped = []
@@ -284,7 +340,12 @@ def _apply_rule(
             if spec.values is None:
                 values = map_distinct(raw, lambda v: vocabulary_key(v).replace(" ", "_"))
             else:
-                values = map_distinct(raw, lambda v, lookup=lookup: lookup.get(vocabulary_key(v)))
+                values = map_distinct(
+                    raw,
+                    lambda v, lookup=lookup, default=spec.default: lookup.get(
+                        vocabulary_key(v), default
+                    ),
+                )
                 unknown = raw.notna() & values.isna()
                 unmapped.append(
                     pd.DataFrame(

@@ -12,13 +12,21 @@ Layouts are expressed per preference rule:
   ``purpose: {column: Purpose, values: {...}}``;
 * **membership** – a rule with a fixed state: ``state: denied`` (presence = state);
 * **list** – ``list: {column: emailListIds, items: {...}}``, a person holds the
-  ids found in an array column.
+  ids found in an array column;
+* **column pattern** – a wide rule whose state column is a regular expression
+  (``hs_email_optout_(\\d+)``): one rule per matching column, key parts taken
+  from the match (``scope: {group: 1, values: param:subscription_types}``).
+
+Reuse: ``extends: preset:NAME`` builds on another mapping (resolved by the
+loader, ``prefsync_audit._mapping_files``), and ``params`` are named values the
+rules refer to as ``param:NAME`` (substituted here, before validation).
 """
 
 from __future__ import annotations
 
+import copy
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -69,6 +77,10 @@ class IdentifierSpec(StrictModel):
 
     column: str
     """Column name, or a JSON dot path (``traits.email``)."""
+    repeated: bool = False
+    """The column may repeat: read ``column``, ``column#2``, ``column#3``… (the loader's
+    names for a repeated header, as in Customer Match's several ``Email`` columns). Every
+    value links the record; the first one is the record's value of the kind."""
     normalizer: Normalizer | None = None
     """Defaults by kind: ``email``, ``phone`` (E.164), ``sha256`` for ``*_sha256``, else ``id``."""
     default_region: str | None = None
@@ -94,12 +106,26 @@ class TimestampSpec(StrictModel):
 
 
 class KeyFromColumn(StrictModel):
-    """A purpose, channel or scope read from a column (long layouts)."""
+    """A purpose, channel or scope read from a column (long layouts), or from the
+    header that matched a state ``column_pattern`` (``group``)."""
 
-    column: str
+    column: str | None = None
+    """The column holding the value."""
+    group: int | str | None = None
+    """Instead of ``column``: the capture group (number or name) of the rule's state
+    ``column_pattern``, read from the matching header (``hs_email_optout_(\\d+)`` → ``1``)."""
     values: dict[str, str] | None = None
     """Raw value → canonical name (or ``ignore``); matched ignoring case and spaces.
-    Without it the raw value is used, lowercased."""
+    Without it the raw value is used, lowercased. Often ``param:NAME``."""
+    default: str | None = None
+    """With ``values``: the name for a raw value the map does not know (``"*"``, say),
+    instead of reporting it as an unmapped value and giving no observation."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> KeyFromColumn:
+        if (self.column is None) == (self.group is None):
+            raise ValueError("give exactly one of 'column' or 'group'")
+        return self
 
 
 KeyPart = str | KeyFromColumn
@@ -108,7 +134,13 @@ KeyPart = str | KeyFromColumn
 class StateFromColumn(StrictModel):
     """A state read from a column through a vocabulary."""
 
-    column: str
+    column: str | None = None
+    """The state column."""
+    column_pattern: str | None = None
+    """Instead of ``column``: a regular expression matched against whole header names
+    (``hs_email_optout_(\\d+)``). The rule applies to every matching column; key parts
+    written ``{group: N}`` take their value from the match. No matching column = no
+    observation (not an error)."""
     vocabulary: str | None = None
     """A built-in vocabulary (``boolean``, ``sms_keywords``) or one named under
     ``vocabularies``."""
@@ -121,7 +153,19 @@ class StateFromColumn(StrictModel):
     def _has_vocabulary(self) -> StateFromColumn:
         if self.vocabulary is None and not self.values:
             raise ValueError("give a 'vocabulary', 'values', or both")
+        if (self.column is None) == (self.column_pattern is None):
+            raise ValueError("give exactly one of 'column' or 'column_pattern'")
         return self
+
+    @field_validator("column_pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return value
 
 
 class ListItem(StrictModel):
@@ -187,6 +231,8 @@ class SignalSpec(StrictModel):
 class PreferenceRule(StrictModel):
     """One preference an export carries, in any layout."""
 
+    description: str | None = None
+    """What this preference means in the system (shown by ``prefsync-audit dictionary``)."""
     purpose: KeyPart | None = None
     channel: KeyPart = ANY
     scope: KeyPart = ANY
@@ -214,6 +260,7 @@ class PreferenceRule(StrictModel):
             if isinstance(self.channel, KeyFromColumn) or isinstance(self.scope, KeyFromColumn):
                 raise ValueError("a signal rule takes a fixed channel and scope")
             return self
+        self._check_groups()
         if self.list is None and self.purpose is None:
             raise ValueError("'purpose' is required")
         if self.list is not None and self.purpose is None:
@@ -222,16 +269,91 @@ class PreferenceRule(StrictModel):
                 raise ValueError(f"list items without a purpose: {', '.join(missing)}")
         return self
 
+    def _check_groups(self) -> None:
+        """Key parts from a match group need a state ``column_pattern`` that has the group."""
+        pattern = self.state.column_pattern if isinstance(self.state, StateFromColumn) else None
+        compiled = re.compile(pattern) if pattern else None
+        for part in ("purpose", "channel", "scope"):
+            value = getattr(self, part)
+            if not isinstance(value, KeyFromColumn) or value.group is None:
+                continue
+            if compiled is None:
+                raise ValueError(f"{part}.group needs a state 'column_pattern'")
+            group = value.group
+            known = (
+                isinstance(group, int) and 0 <= group <= compiled.groups
+            ) or group in compiled.groupindex
+            if not known:
+                raise ValueError(f"{part}.group {group!r} is not a group of the column_pattern")
+
     @field_validator("purpose", "channel", "scope", mode="before")
     @classmethod
     def _lower_literal(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
 
+_PARAM_REF = re.compile(r"^param:([A-Za-z_][A-Za-z0-9_-]*)$")
+
+
+def param_references(data: Any, path: tuple = ()) -> list[tuple[tuple, str]]:
+    """Every ``param:NAME`` value in a mapping document (outside ``params``): (path, NAME)."""
+    found: list[tuple[tuple, str]] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if not path and key == "params":
+                continue
+            found += param_references(value, (*path, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            found += param_references(value, (*path, i))
+    elif isinstance(data, str):
+        match = _PARAM_REF.match(data.strip())
+        if match:
+            found.append((path, match.group(1)))
+    return found
+
+
+def substitute_params(data: dict[str, Any]) -> dict[str, Any]:
+    """Replace each ``param:NAME`` value by the value of ``params.NAME`` (not recursively)."""
+    params = data.get("params") or {}
+    references = param_references(data)
+    if not references:
+        return data
+    if not isinstance(params, dict):
+        raise ValueError("'params' is a mapping of names to values")
+    result = copy.deepcopy(data)
+    for path, name in references:
+        if name not in params:
+            declared = ", ".join(sorted(params)) or "none"
+            where = ".".join(str(p) for p in path)
+            raise ValueError(f"{where}: unknown param {name!r} (declared: {declared})")
+        target = result
+        for part in path[:-1]:
+            target = target[part]
+        target[path[-1]] = copy.deepcopy(params[name])
+    return result
+
+
 class Mapping(StrictModel):
     """How to read one kind of export into canonical observations."""
 
     description: str | None = None
+    extends: str | None = None
+    """``preset:NAME`` or a mapping file (relative to the file that says ``extends``) this
+    mapping builds on. The loader merges the two: this mapping's keys override the
+    parent's; maps are merged key by key (recursively), lists and everything else are
+    replaced whole. Here it only records the parent's name."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Named values (usually value maps) that rules use as ``param:NAME``: a preset declares
+    each with its default and a mapping that extends it sets its own, merged key by key
+    (``params: {subscription_types: {"123": newsletter}}``). A ``param:NAME`` value
+    anywhere outside ``params`` is replaced by the value; an unknown name is an error, and
+    so (when loading a file) is a param no rule uses."""
+    explode: str | None = None
+    """Column (dot path) holding a JSON array of records (OneTrust ``Purposes``): the file is
+    read as one row per element, element fields at ``<explode>.<field>`` and the
+    record's own fields repeated. A record whose array is empty or missing gives one row
+    with the element fields blank. Rules reading no element field apply once per record."""
     format: FileFormat | None = None
     """Inferred from the file extension when left out (``.csv``, ``.tsv``, ``.json``,
     ``.jsonl``/``.ndjson``, ``.parquet``, each optionally ``.gz``)."""
@@ -243,6 +365,7 @@ class Mapping(StrictModel):
     record_id: str | None = None
     """Column holding the system's own record id."""
     identifiers: dict[str, IdentifierSpec]
+    """Identifier kind → column. ``null`` removes a kind a parent mapping declares."""
     updated_at: TimestampSpec | None = None
     capture_source: ColumnValue | None = None
     proof: ColumnValue | None = None
@@ -252,6 +375,18 @@ class Mapping(StrictModel):
     preferences: list[PreferenceRule] = Field(min_length=1)
 
     model_config = StrictModel.model_config | {"populate_by_name": True}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _params(cls, data: Any) -> Any:
+        return substitute_params(data) if isinstance(data, dict) else data
+
+    @field_validator("identifiers", mode="before")
+    @classmethod
+    def _removed_kinds(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {kind: spec for kind, spec in value.items() if spec is not None}
+        return value
 
     @field_validator("identifiers")
     @classmethod
@@ -280,9 +415,9 @@ class Mapping(StrictModel):
             where = f"preferences[{i}]"
             for part in ("purpose", "channel", "scope"):
                 value = getattr(rule, part)
-                if isinstance(value, KeyFromColumn):
+                if isinstance(value, KeyFromColumn) and value.column is not None:
                     used.append((f"{where}.{part}", value.column))
-            if isinstance(rule.state, StateFromColumn):
+            if isinstance(rule.state, StateFromColumn) and rule.state.column is not None:
                 used.append((f"{where}.state", rule.state.column))
             if rule.list:
                 used.append((f"{where}.list", rule.list.column))

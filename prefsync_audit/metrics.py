@@ -99,7 +99,8 @@ def compute_metrics(
     overall.update(_coverage(expected))
     overall["sync_success_rate"] = _sync_success(rows, expected, config, as_of)
     overall["audit_readiness"] = audit_readiness(observations, config)
-    overall["identity_conflicts"] = int((findings["kind"] == FindingKind.IDENTITY_CONFLICT).sum())
+    conflicted = findings.loc[findings["kind"] == FindingKind.IDENTITY_CONFLICT, "person_id"]
+    overall["identity_conflicts"] = int(conflicted.nunique())
     overall["unmapped_values"] = int((findings["kind"] == FindingKind.UNMAPPED_VALUE).sum())
 
     by_system: dict[str, Any] = {}

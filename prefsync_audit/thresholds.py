@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from prefsync_audit.config import MetricThresholds, Thresholds
+from prefsync_audit.config import SystemThresholds, Thresholds
 from prefsync_audit.vocab import Status
 
 HIGHER_IS_BETTER = {"coverage", "audit_readiness", "sync_success_rate"}
@@ -46,10 +46,12 @@ def _breaches(metric: str, value: float, level: float | None) -> bool:
 
 
 def _check(
-    levels_by_metric: MetricThresholds, metrics: dict[str, Any], scope: str
+    levels_by_metric: SystemThresholds, metrics: dict[str, Any], scope: str
 ) -> list[ThresholdResult]:
     results = []
-    for metric in MetricThresholds.model_fields:
+    for metric in type(levels_by_metric).model_fields:
+        if metric == "per_system":
+            continue
         levels = getattr(levels_by_metric, metric)
         if levels is None:
             continue

@@ -177,9 +177,13 @@ def test_library_result_matches_cli(mini: Path):
 def test_every_command_has_help_with_example_and_is_documented():
     from prefsync_audit.cli import app
 
-    docs = Path(__file__).parent.parent / "docs" / "cli.md"
-    for command in app.registered_commands:
-        name = command.name or command.callback.__name__
-        assert command.callback.__doc__ and "Example" in command.callback.__doc__, name
-        if docs.exists():
-            assert f"prefsync-audit {name}" in docs.read_text(), name
+    docs = "\n".join(p.read_text() for p in (Path(__file__).parent.parent / "docs").glob("*.md"))
+    commands = [(c.name or c.callback.__name__, c.callback) for c in app.registered_commands]
+    for group in app.registered_groups:
+        commands += [
+            (f"{group.name} {c.name or c.callback.__name__}", c.callback)
+            for c in group.typer_instance.registered_commands
+        ]
+    for name, callback in commands:
+        assert callback.__doc__ and "Example" in callback.__doc__, name
+        assert f"prefsync-audit {name}" in docs, f"{name} is not in docs/"

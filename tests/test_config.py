@@ -340,7 +340,7 @@ def test_systems_required(tmp_path):
 @pytest.mark.parametrize(
     ("rule", "message"),
     [
-        ({"purpose": "marketing"}, "give exactly one of 'state' or 'list'"),
+        ({"purpose": "marketing"}, "give exactly one of 'state', 'list' or 'signal'"),
         ({"state": "denied"}, "'purpose' is required"),
         ({"purpose": "m", "state": {"column": "X"}}, "give a 'vocabulary', 'values', or both"),
     ],

@@ -109,7 +109,7 @@ def test_per_system_scope():
         "suppression_gaps": {"fail": 10},
         "per_system": {
             "esp": {"suppression_gaps": {"fail": 0}},
-            "ads": {"coverage": {"warn": 0.5}},
+            "ads": {"audit_readiness": {"warn": 0.5}},
         },
     }
     results = check(
@@ -118,14 +118,23 @@ def test_per_system_scope():
         by_system={
             "esp": {"suppression_gaps": 3},
             "crm": {"suppression_gaps": 50},
-            "ads": {"coverage": 0.4},
+            "ads": {"audit_readiness": 0.4},
         },
     )
     assert [(r.metric, r.scope, r.value, r.status) for r in results] == [
         ("suppression_gaps", "overall", 3, "pass"),
         ("suppression_gaps", "system:esp", 3, "fail"),
-        ("coverage", "system:ads", 0.4, "warn"),
+        ("audit_readiness", "system:ads", 0.4, "warn"),
     ]
+
+
+def test_per_system_rejects_metrics_a_system_does_not_have():
+    from pydantic import ValidationError
+
+    from prefsync_audit.config import Thresholds
+
+    with pytest.raises(ValidationError, match="coverage"):
+        Thresholds.model_validate({"per_system": {"ads": {"coverage": {"warn": 0.5}}}})
 
 
 def test_per_system_without_metrics_passes():

@@ -7,7 +7,18 @@ user errors are caught once, in :func:`prefsync_audit.cli._app.main`.
 from __future__ import annotations
 
 # Importing a command module registers its command on ``app``.
-from prefsync_audit.cli import decode, run, validate  # noqa: F401
+from prefsync_audit.cli import (  # noqa: F401
+    decode,
+    dictionary,
+    diff,
+    findings,
+    generate,
+    history,
+    mappings,
+    run,
+    trace,
+    validate,
+)
 from prefsync_audit.cli._app import app, main
 
 __all__ = ["app", "main"]

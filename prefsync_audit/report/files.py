@@ -12,13 +12,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prefsync_audit.audit import AuditResult
+from prefsync_audit.report.model import ReportOptions
 from prefsync_audit.report.summary import iso, render_json
 
 #: Leading characters a spreadsheet would run as a formula (OWASP CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def write_atomic(path: Path, write: Callable[[Path], None], private: bool = False) -> None:
+def write_atomic(path: Path, write: Callable[[Path], object], private: bool = False) -> None:
     """Write through a temporary file in the same folder, then rename into place,
     so an interrupted run never leaves a half-written file that looks complete."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,12 +55,22 @@ def findings_for_files(findings: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def write_outputs(result: AuditResult, out_dir: Path) -> list[Path]:
-    """``summary.json``, ``findings.parquet`` and ``findings.csv`` into ``out_dir``."""
+def write_outputs(
+    result: AuditResult, out_dir: Path, options: ReportOptions | None = None
+) -> list[Path]:
+    """``summary.json``, ``findings.parquet``, ``findings.csv`` and the report files
+    (``report.md``, ``report.html``, ``junit.xml``) into ``out_dir``.
+
+    With ``options.reveal_identifiers`` the Markdown and HTML reports hold raw
+    identifiers and are written owner-only (0600).
+    """
+    from prefsync_audit.report import REPORT_FILES, REVEALING_FILES
+
+    options = options or ReportOptions()
     frame = findings_for_files(result.findings)
     written = []
     summary = out_dir / "summary.json"
-    write_text(summary, render_json(result))
+    write_text(summary, render_json(result, options.history))
     written.append(summary)
 
     parquet = out_dir / "findings.parquet"
@@ -71,6 +82,11 @@ def write_outputs(result: AuditResult, out_dir: Path) -> list[Path]:
     safe = frame.map(neutralize_formulas) if len(frame) else frame
     write_atomic(csv_path, lambda p: safe.to_csv(p, index=False, lineterminator="\n"))
     written.append(csv_path)
+
+    for name, render in REPORT_FILES.items():
+        private = options.reveal_identifiers and name in REVEALING_FILES
+        write_text(out_dir / name, render(result, options), private=private)
+        written.append(out_dir / name)
     return written
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -17,6 +17,9 @@ from prefsync_audit._model import key_text
 from prefsync_audit.audit import AuditResult
 from prefsync_audit.mask import mask_value
 from prefsync_audit.thresholds import deciding_thresholds
+
+if TYPE_CHECKING:
+    from prefsync_audit.history import HistoryView
 
 SCHEMA_VERSION = 1
 
@@ -32,8 +35,12 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return json.loads(frame.to_json(orient="records"))
 
 
-def build_summary(result: AuditResult) -> dict[str, Any]:
-    """The JSON-ready summary of a run (documented in docs/output.md)."""
+def build_summary(result: AuditResult, history: HistoryView | None = None) -> dict[str, Any]:
+    """The JSON-ready summary of a run (documented in docs/output.md).
+
+    ``history``: the run as recorded with ``--history``; its changes since the
+    previous run go under ``history`` (null without a history).
+    """
     config = result.config
     canonical = result.canonical
     quarantine = canonical.quarantine
@@ -86,8 +93,10 @@ def build_summary(result: AuditResult) -> dict[str, Any]:
             for severity, count in sorted(findings["severity"].value_counts().items())
         },
         "thresholds": [t.to_dict() for t in result.thresholds],
+        "history": history.to_summary() if history is not None else None,
     }
 
 
-def render_json(result: AuditResult) -> str:
-    return json.dumps(build_summary(result), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+def render_json(result: AuditResult, history: HistoryView | None = None) -> str:
+    summary = build_summary(result, history)
+    return json.dumps(summary, indent=2, sort_keys=False, ensure_ascii=False) + "\n"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 
+import pandas as pd
+
 from prefsync_audit.normalize import apply_email_profile
 from prefsync_audit.resolve import identifier_links
 
@@ -66,8 +68,6 @@ def test_one_gmail_address_meets_both_audiences():
     assert h(apply_email_profile(plain, "google")) in set(google.records["email_sha256"])
     assert h(apply_email_profile(plain, "meta")) in set(meta.records["email_sha256"])
     # The plain address of another system is hashed under both profiles.
-    import pandas as pd
-
     crm = pd.DataFrame({"record_key": [0], "email": [plain]})
     links = identifier_links(crm, ["email"], {"email": {"google", "meta"}})
     assert set(links["value"]) == {plain, h("gitarao@gmail.com"), h("gita.rao@gmail.com")}

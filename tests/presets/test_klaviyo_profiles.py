@@ -24,20 +24,22 @@ def test_consent_once_per_profile_and_one_observation_per_suppression():
         # Fetched without its subscriptions: known, no observation.
         (5, ID + "PB", None, None, "+12125550148"),
     ]
+    email, sms = ("marketing", "email", "*"), ("marketing", "sms", "*")
+    t_ana, t_ben = "2024-01-15T10:31:05Z", "2023-03-01T08:00:00Z"
     assert observations(mapped) == [
-        (1, "marketing", "email", "*", "denied", "UNSUBSCRIBE", "2024-01-15T10:31:05Z", None, None),
-        (1, "marketing", "email", "*", "denied", "UNSUBSCRIBED", "2024-01-15T10:31:05Z", "PREFERENCE_PAGE", None),
-        (1, "marketing", "sms", "*", "granted", "SUBSCRIBED", "2023-06-01T12:00:00Z", "TEXT", None),
-        (2, "marketing", "email", "*", "granted", "SUBSCRIBED", "2023-03-01T08:00:00Z", "FORM", None),
-        (2, "marketing", "sms", "*", "unknown", "NEVER_SUBSCRIBED", None, None, None),
+        (1, *email, "denied", "UNSUBSCRIBE", t_ana, None, None),
+        (1, *email, "denied", "UNSUBSCRIBED", t_ana, "PREFERENCE_PAGE", None),
+        (1, *sms, "granted", "SUBSCRIBED", "2023-06-01T12:00:00Z", "TEXT", None),
+        (2, *email, "granted", "SUBSCRIBED", t_ben, "FORM", None),
+        (2, *sms, "unknown", "NEVER_SUBSCRIBED", None, None, None),
         # Bounces and complaints: known to Klaviyo, not a choice.
-        (3, "marketing", "email", "*", "granted", "SUBSCRIBED", "2024-02-12T08:30:00Z", "API", None),
-        (3, "marketing", "email", "*", "unknown", "HARD_BOUNCE", "2024-02-13T02:00:00Z", None, None),
-        (3, "marketing", "email", "*", "unknown", "SPAM_COMPLAINT", "2024-02-14T09:00:00Z", None, None),
-        (4, "marketing", "email", "*", "unknown", "NEVER_SUBSCRIBED", None, None, None),
+        (3, *email, "granted", "SUBSCRIBED", "2024-02-12T08:30:00Z", "API", None),
+        (3, *email, "unknown", "HARD_BOUNCE", "2024-02-13T02:00:00Z", None, None),
+        (3, *email, "unknown", "SPAM_COMPLAINT", "2024-02-14T09:00:00Z", None, None),
+        (4, *email, "unknown", "NEVER_SUBSCRIBED", None, None, None),
         # An offset is kept: 15:00 at -05:00 is 20:00 UTC.
-        (4, "marketing", "sms", "*", "granted", "SUBSCRIBED", "2023-09-01T20:00:00Z", "TEXT", None),
-    ]  # fmt: skip
+        (4, *sms, "granted", "SUBSCRIBED", "2023-09-01T20:00:00Z", "TEXT", None),
+    ]
     assert unmapped(mapped) == []
 
 

@@ -34,7 +34,7 @@ def test_one_row_per_purpose_one_record_per_subject():
         (5, "advertising", "*", "*", "denied", "EXPIRED", "2024-01-21T00:00:00Z", BANNER, None),
         (5, "marketing", "sms", "*", "denied", "NO_CONSENT", "2023-01-20T18:00:00Z", BANNER, None),
         (6, "advertising", "*", "*", "denied", "OPT_OUT", "2024-02-25T09:00:00Z", BANNER, None),
-    ]  # fmt: skip
+    ]
     # A purpose name of the account that the params do not name: reported once.
     # (Strictly Necessary Cookies is ALWAYS_ACTIVE and mapped to ignore.)
     assert unmapped(mapped) == [(4, "Purposes.Name", "Product Research")]

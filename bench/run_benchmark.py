@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""Benchmark: end-to-end audit time, time per stage, peak RSS, and the same files
+read by pyarrow alone, for generated scenarios of several sizes × 5 systems.
+
+    python bench/run_benchmark.py                                   # 100k and 1M
+    python bench/run_benchmark.py --sizes 100000,1000000,5000000 --timeout 1800
+    python bench/run_benchmark.py --sizes 100000 --profile prof.html  # + pyinstrument
+
+For each size the scenario is generated once into ``--cache`` (reused when its
+``truth.json`` is there) with ``prefsync-audit generate``. Each measurement runs
+in a child process of its own, so peak RSS (``ru_maxrss``) is that of the
+measured work alone:
+
+* **read-only**: every export file read with ``pyarrow.csv.read_csv`` (or
+  ``pyarrow.parquet.read_table``) and nothing else; best of two passes;
+* **audit**: ``run_audit`` with a timer around each stage function (wrapped in
+  ``prefsync_audit.audit``'s namespace, audit.py itself untouched), then the
+  report stage (``write_outputs`` + the text summary), as ``run`` would.
+
+Prints one table; ``--json FILE`` keeps the figures. Not a test: nothing is
+asserted, the targets are printed beside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+#: Stage → the functions of ``prefsync_audit.audit`` timed for it (as audit.py names them).
+STAGES = {
+    "load": ["load_file"],
+    "map": ["map_file"],
+    "resolve": ["hash_profiles", "resolve_identities"],
+    "evaluate": ["key_universe", "evaluate"],
+    "compare": ["find"],
+    "metrics": ["compute_metrics", "identity_metrics", "check_thresholds"],
+}
+TARGETS = {"seconds_1m": 60.0, "rss_gib": 6.0, "scaling_5m": 5.5, "ratio": 8.0}
+
+
+# --------------------------------------------------------------------------- children
+
+
+def _peak_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+
+
+def _export_files(config_path: Path) -> list[Path]:
+    from prefsync_audit.config import load_config
+    from prefsync_audit.load import resolve_paths
+
+    config = load_config(config_path)
+    files: list[Path] = []
+    for system, settings in config.systems.items():
+        files += resolve_paths(settings.paths, config.base_dir, system)
+    return files
+
+
+def child_read_only(config_path: Path) -> dict:
+    """Time pyarrow reading every export (defaults, multi-threaded), nothing else."""
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    files = _export_files(config_path)
+
+    def read_all() -> int:
+        rows = 0
+        for path in files:
+            if path.suffix == ".parquet":
+                rows += pq.read_table(path).num_rows
+            else:
+                table = pa_csv.read_csv(
+                    path,
+                    parse_options=pa_csv.ParseOptions(invalid_row_handler=lambda row: "skip"),
+                )
+                rows += table.num_rows
+        return rows
+
+    timings = []
+    for _ in range(2):
+        start = time.perf_counter()
+        rows = read_all()
+        timings.append(time.perf_counter() - start)
+    size = sum(p.stat().st_size for p in files)
+    return {
+        "seconds": min(timings),
+        "rows": rows,
+        "files": len(files),
+        "bytes": size,
+        "peak_rss_gib": _peak_rss_gib(),
+    }
+
+
+def _wrap(module, name: str, totals: dict[str, float]) -> None:
+    function = getattr(module, name, None)
+    if function is None:
+        return
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            totals[name] = totals.get(name, 0.0) + time.perf_counter() - start
+
+    setattr(module, name, timed)
+
+
+def child_audit(config_path: Path, profile: str | None) -> dict:
+    """``run_audit`` with per-stage timers, then the report stage."""
+    import prefsync_audit.audit as audit
+
+    totals: dict[str, float] = {}
+    for names in [*STAGES.values(), ["load_canonical"]]:
+        for name in names:
+            _wrap(audit, name, totals)
+    profiler = None
+    if profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.005)
+        profiler.start()
+    start = time.perf_counter()
+    result = audit.run_audit(config_path)
+    audit_seconds = time.perf_counter() - start
+
+    report_start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as out:
+        from prefsync_audit.report import RENDERERS
+        from prefsync_audit.report.files import write_outputs
+
+        write_outputs(result, Path(out))
+        RENDERERS["text"](result)
+    report_seconds = time.perf_counter() - report_start
+    if profiler is not None:
+        profiler.stop()
+        Path(profile).write_text(profiler.output_html())
+        Path(profile).with_suffix(".txt").write_text(
+            profiler.output_text(unicode=True, color=False, show_all=False)
+        )
+
+    stages = {stage: sum(totals.get(n, 0.0) for n in names) for stage, names in STAGES.items()}
+    # load_canonical also concatenates and categorizes the per-file tables: mapping work.
+    stages["map"] += totals.get("load_canonical", 0.0) - stages["load"] - stages["map"]
+    stages["other"] = audit_seconds - sum(stages.values())
+    stages["report"] = report_seconds
+    records = result.canonical.records
+    return {
+        "seconds": audit_seconds + report_seconds,
+        "audit_seconds": audit_seconds,
+        "stages": stages,
+        "records": len(records),
+        "observations": len(result.canonical.observations),
+        "persons": result.identity["persons"],
+        "findings": len(result.findings),
+        "peak_rss_gib": _peak_rss_gib(),
+    }
+
+
+# --------------------------------------------------------------------------- parent
+
+
+def _child(args: list[str], timeout: float) -> dict:
+    command = [sys.executable, str(Path(__file__).resolve()), *args]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timeout after {timeout:.0f} s"}
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def ensure_scenario(cache: Path, size: int, seed: int, fmt: str) -> tuple[Path, float | None]:
+    folder = cache / f"n{size}-s{seed}-{fmt}"
+    if (folder / "truth.json").is_file() and (folder / "audit.yaml").is_file():
+        return folder, None
+    from prefsync_audit.generate import generate_scenario
+
+    start = time.perf_counter()
+    generate_scenario(folder, persons=size, seed=seed, fmt=fmt)
+    return folder, time.perf_counter() - start
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "cpu": cpu,
+        "nproc": os.cpu_count(),
+        "memory_gib": round(memory, 1),
+        "python": platform.python_version(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def _seconds(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+def report(results: list[dict]) -> str:
+    stages = [*STAGES, "other", "report"]
+    header = ["persons", "records", "MB", "gen s", "read s", "audit s", *stages, "ratio", "RSS GiB"]
+    lines = [" | ".join(header), " | ".join("---" for _ in header)]
+    for entry in results:
+        audit, read = entry["audit"], entry["read_only"]
+        if "error" in audit:
+            lines.append(f"{entry['size']:,} | {audit['error']}")
+            continue
+        ratio = audit["seconds"] / read["seconds"] if "seconds" in read else None
+        row = [
+            f"{entry['size']:,}",
+            f"{audit['records']:,}",
+            f"{read.get('bytes', 0) / 1e6:.0f}",
+            _seconds(entry.get("generate_seconds")),
+            _seconds(read.get("seconds")),
+            _seconds(audit["seconds"]),
+            *(_seconds(audit["stages"][s]) for s in stages),
+            "–" if ratio is None else f"{ratio:.1f}",
+            f"{audit['peak_rss_gib']:.2f}",
+        ]
+        lines.append(" | ".join(row))
+    return "\n".join(lines)
+
+
+def targets(results: list[dict]) -> list[str]:
+    by_size = {e["size"]: e["audit"] for e in results if "seconds" in e["audit"]}
+    notes = []
+    if 1_000_000 in by_size:
+        one = by_size[1_000_000]
+        notes.append(
+            f"1M end to end {one['seconds']:.1f} s (target < {TARGETS['seconds_1m']:.0f} s), "
+            f"peak RSS {one['peak_rss_gib']:.2f} GiB (target < {TARGETS['rss_gib']:.0f} GiB)"
+        )
+        if 5_000_000 in by_size:
+            scale = by_size[5_000_000]["seconds"] / one["seconds"]
+            notes.append(f"5M / 1M time {scale:.2f}× (target ≤ {TARGETS['scaling_5m']}×)")
+    for entry in results:
+        read = entry["read_only"].get("seconds")
+        if read and "seconds" in entry["audit"]:
+            ratio = entry["audit"]["seconds"] / read
+            goal = TARGETS["ratio"]
+            notes.append(f"{entry['size']:,}: audit / read-only {ratio:.1f} (target < {goal:.0f})")
+    return notes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100000,1000000", help="persons per scenario")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--format", default="csv", choices=["csv", "parquet"])
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "prefsync-bench",
+        help="where generated scenarios are kept and reused",
+    )
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per child run")
+    parser.add_argument("--profile", help="pyinstrument the audit of the first size (HTML)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--child", choices=["read", "audit"], help=argparse.SUPPRESS)
+    parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child == "read":
+        print(json.dumps(child_read_only(args.config)))
+        return 0
+    if args.child == "audit":
+        print(json.dumps(child_audit(args.config, args.profile)))
+        return 0
+
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    results = []
+    for i, size in enumerate(sizes):
+        folder, generated = ensure_scenario(args.cache, size, args.seed, args.format)
+        config = str(folder / "audit.yaml")
+        print(f"{size:,} persons: {folder}", file=sys.stderr, flush=True)
+        read = _child(["--child", "read", "--config", config], args.timeout)
+        extra = ["--profile", args.profile] if args.profile and i == 0 else []
+        audit = _child(["--child", "audit", "--config", config, *extra], args.timeout)
+        results.append(
+            {"size": size, "generate_seconds": generated, "read_only": read, "audit": audit}
+        )
+        print(f"  read {read}\n  audit {audit}", file=sys.stderr, flush=True)
+    info = machine()
+    print(
+        f"machine: {info['cpu']}, {info['nproc']} CPUs, {info['memory_gib']} GiB, "
+        f"Python {info['python']}, load average {info['load_average']}"
+    )
+    print(f"command: python bench/run_benchmark.py {' '.join(argv or sys.argv[1:])}")
+    print(report(results))
+    for note in targets(results):
+        print(note)
+    if args.json:
+        args.json.write_text(json.dumps({"machine": info, "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
