@@ -7,6 +7,7 @@ called alone. Reading files happens here and in ``load``, nowhere else.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from prefsync_audit import __version__
 from prefsync_audit.compare import find
 from prefsync_audit.config import AuditConfig, load_config, utc_now
 from prefsync_audit.errors import ConfigError
-from prefsync_audit.load import load_file, resolve_paths
+from prefsync_audit.load import RawTable, load_file, resolve_paths
 from prefsync_audit.mapper import INPUT_COLUMNS, map_file
 from prefsync_audit.metrics import compute_metrics, identity_metrics
 from prefsync_audit.policy import Evaluation, evaluate, key_universe
@@ -72,16 +73,29 @@ class AuditResult:
         return {kind: int(counts[kind]) for kind in sorted(counts.index)}
 
 
+def system_tables(config: AuditConfig, system: str) -> Iterator[tuple[RawTable, bool]]:
+    """Every table of one system, with whether a mapped column must exist in it
+    (files and query results have a fixed header; JSON records may omit keys)."""
+    settings = config.systems[system]
+    mapping = config.mapping_of(system)
+    if settings.database is not None:
+        from prefsync_audit.sources import read_database
+
+        yield read_database(system, settings.database, mapping, config.base_dir), True
+        return
+    for path in resolve_paths(settings.paths, config.base_dir, system):
+        display = _display_path(path, config.base_dir)
+        yield load_file(path, mapping, system, display), not _is_json(path, mapping.format)
+
+
 def load_canonical(config: AuditConfig) -> Canonical:
     """Load and map every export of every system (stages 1 and 2)."""
     records, observations, quarantine, unmapped, inputs, invalid = [], [], [], [], [], []
     next_key = 0
     for system, settings in config.systems.items():
         mapping = config.mapping_of(system)
-        for path in resolve_paths(settings.paths, config.base_dir, system):
-            display = _display_path(path, config.base_dir)
-            table = load_file(path, mapping, system, display)
-            strict = not _is_json(path, mapping.format)
+        for table, strict in system_tables(config, system):
+            display = table.path
             mapped = map_file(table, mapping, config.identity, strict_columns=strict)
             file_records = mapped.records
             file_records.insert(0, "record_key", file_records.index + next_key)

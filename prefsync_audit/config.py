@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from prefsync_audit._mapping_files import (
     PRESET_PREFIX,
@@ -29,12 +29,35 @@ from prefsync_audit.mapping import Mapping
 from prefsync_audit.vocab import IDENTIFIER_KINDS
 
 
+class DatabaseSource(StrictModel):
+    """A system read straight from a database: a table or a query."""
+
+    url: str
+    """A SQLAlchemy-style URL (``postgresql://user:${PG_PASSWORD}@host/db``,
+    ``mysql://…``, ``sqlite:///relative/or/absolute.db``, ``duckdb:///file.duckdb``);
+    ``${NAME}`` is replaced by the environment variable NAME."""
+    table: str | None = None
+    """A table (optionally ``schema.table``) read whole."""
+    query: str | None = None
+    """A SQL query whose result is read."""
+    batch_rows: int = Field(100_000, ge=1)
+    """Rows fetched per batch."""
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> DatabaseSource:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of 'table' or 'query'")
+        return self
+
+
 class SystemConfig(StrictModel):
     """One system whose export is audited."""
 
     description: str | None = None
-    paths: list[str] = Field(min_length=1)
+    paths: list[str] = Field(default_factory=list)
     """Export files, relative to the config file; globs allowed (``crm/*.csv``)."""
+    database: DatabaseSource | None = None
+    """Read the system from a database instead of files."""
     mapping: str | Mapping
     """A mapping file (relative to the config), ``preset:NAME``, or an inline mapping."""
     must_hold: list[PreferenceKey] = Field(default_factory=list)
@@ -46,6 +69,12 @@ class SystemConfig(StrictModel):
     @classmethod
     def _one_path(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _paths_or_database(self) -> SystemConfig:
+        if bool(self.paths) == (self.database is not None):
+            raise ValueError("give either 'paths' (export files) or 'database', not both")
+        return self
 
 
 class IdentityConfig(StrictModel):
