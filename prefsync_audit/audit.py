@@ -92,7 +92,7 @@ def load_canonical(config: AuditConfig) -> Canonical:
     """Load and map every export of every system (stages 1 and 2)."""
     records, observations, quarantine, unmapped, inputs, invalid = [], [], [], [], [], []
     next_key = 0
-    for system, settings in config.systems.items():
+    for system in config.systems:
         mapping = config.mapping_of(system)
         for table, strict in system_tables(config, system):
             display = table.path
