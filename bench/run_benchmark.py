@@ -150,6 +150,9 @@ def child_audit(config_path: Path, profile: str | None) -> dict:
         Path(profile).with_suffix(".txt").write_text(
             profiler.output_text(unicode=True, color=False, show_all=False)
         )
+        Path(profile).with_suffix(".hotspots.txt").write_text(
+            hotspots(profiler.last_session.root_frame())
+        )
 
     stages = {stage: sum(totals.get(n, 0.0) for n in names) for stage, names in STAGES.items()}
     # load_canonical also concatenates and categorizes the per-file tables: mapping work.
@@ -167,6 +170,33 @@ def child_audit(config_path: Path, profile: str | None) -> dict:
         "findings": len(result.findings),
         "peak_rss_gib": _peak_rss_gib(),
     }
+
+
+def hotspots(root, top: int = 25) -> str:
+    """Self time by function, and inclusive time of the package's own functions."""
+    total = root.time
+    own: dict[tuple[str, str], float] = {}
+    inclusive: dict[tuple[str, str], float] = {}
+
+    def walk(frame, ancestors: frozenset) -> None:
+        if frame.is_synthetic:
+            return
+        key = (frame.function, f"{frame.file_path_short}:{frame.line_no}")
+        own[key] = own.get(key, 0.0) + frame.total_self_time
+        path = frame.file_path or ""
+        if "prefsync_audit" in path and key not in ancestors:  # no double count in recursion
+            inclusive[key] = inclusive.get(key, 0.0) + frame.time
+        for child in frame.children:
+            walk(child, ancestors | {key})
+
+    walk(root, frozenset())
+    lines = [f"total {total:.2f} s", "", "self time (where the CPU is):"]
+    for (function, where), seconds in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"{seconds:8.2f} s {100 * seconds / total:5.1f} %  {function}  {where}")
+    lines += ["", "inclusive time of prefsync_audit functions:"]
+    for (function, where), seconds in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"{seconds:8.2f} s {100 * seconds / total:5.1f} %  {function}  {where}")
+    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- parent

@@ -256,14 +256,16 @@ def record_run(store: HistoryStore, result: AuditResult, recorded_at: datetime) 
 
 
 def open_history(location: str | Path, create: bool = True) -> HistoryStore:
-    """Open the history at ``location``: a SQLite file path.
+    """Open the history at ``location``: a SQLite file path, or a ``postgresql://`` URL
+    (``${ENV}`` references expanded) for a history several runners share.
 
-    ``postgresql://`` URLs are reserved for the shared history (issue 9).
     With ``create=False`` a missing file is an error instead of a new history.
     """
     text = str(location)
-    if text.startswith(("postgres://", "postgresql://")):
-        raise HistoryError(f"{text.split('@')[-1]}: PostgreSQL histories are not supported yet")
+    if text.startswith(("postgres://", "postgresql://", "postgresql+")):
+        from prefsync_audit._history_postgres import PostgresHistory
+
+        return PostgresHistory(text, create=create)
     from prefsync_audit._history_sqlite import SQLiteHistory
 
     path = Path(location)

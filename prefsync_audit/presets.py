@@ -153,8 +153,9 @@ def preset_draft(fit: PresetFit, path: Path) -> str:
     total = len(fit.found) + len(fit.missing)
     lines = [
         f"# Drafted by `prefsync-audit mappings infer {path.name}`.",
-        f"# The export looks like preset:{fit.name} ({len(fit.found)} of {total} of its",
-        "# columns are in it). Check the preset's notes: prefsync-audit mappings show " + fit.name,
+        f"# The export looks like preset:{fit.name}: {len(fit.found)} of its {total} columns",
+        "# are in it. What it reads and every choice it makes:",
+        f"#   prefsync-audit mappings show {fit.name}",
     ]
     if fit.missing:
         lines.append("# Columns of the preset not in this export: " + ", ".join(fit.missing))

@@ -20,6 +20,13 @@ def validate_config(path: str | Path) -> tuple[AuditConfig | None, list[str]]:
     problems: list[str] = []
     for system, settings in config.systems.items():
         mapping = config.mapping_of(system)
+        if settings.database is not None:
+            # The query runs without fetching a row; mapped columns must exist with a
+            # type readable as text.
+            from prefsync_audit.sources import check_database
+
+            problems += check_database(system, settings.database, mapping, config.base_dir)
+            continue
         try:
             paths = resolve_paths(settings.paths, config.base_dir, system)
         except AuditError as exc:

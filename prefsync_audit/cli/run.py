@@ -22,6 +22,7 @@ from prefsync_audit.errors import AuditError
 
 if TYPE_CHECKING:
     from prefsync_audit.audit import AuditResult
+    from prefsync_audit.history import HistoryView
     from prefsync_audit.report.model import ReportOptions
 
 
@@ -122,7 +123,7 @@ def run(
     raise typer.Exit(EXIT_FAIL if status in failing else EXIT_PASS)
 
 
-def _record_history(location: str, result: AuditResult):
+def _record_history(location: str, result: AuditResult) -> HistoryView:
     from prefsync_audit.config import utc_now
     from prefsync_audit.history import open_history, record_run
 

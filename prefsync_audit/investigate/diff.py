@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from prefsync_audit.investigate.errors import InvestigationError, UnknownSystemError
@@ -93,12 +94,19 @@ def check_systems(source: Source, *names: str) -> None:
             )
 
 
-def _agreement(pairs: pd.DataFrame) -> Agreement:
-    known = pairs["state_a"].isin(KNOWN) & pairs["state_b"].isin(KNOWN)
-    agreeing = int((known & (pairs["state_a"] == pairs["state_b"])).sum())
+def _agreement(crosstab: np.ndarray) -> Agreement:
+    """Counts from a 4×4 cross-tab in :data:`STATES` order."""
+    known = crosstab[:2, :2]
+    agreeing = int(np.trace(known))
     both = int(known.sum())
     rate = round(agreeing / both, 6) if both else None
-    return Agreement(len(pairs), both, agreeing, rate)
+    return Agreement(int(crosstab.sum()), both, agreeing, rate)
+
+
+def _state_codes(states: pd.Series) -> np.ndarray:
+    """Each state's position in :data:`STATES` (anything unexpected counts as unknown)."""
+    codes = pd.Categorical(states.astype("object"), categories=STATES).codes
+    return np.where(codes < 0, STATES.index(State.UNKNOWN.value), codes).astype(np.int64)
 
 
 def diff_systems(
@@ -110,45 +118,64 @@ def diff_systems(
     sample: int = 5,
     reveal: bool = False,
 ) -> SystemDiff:
-    """Compare ``system_a`` with ``system_b``, optionally on one purpose or channel."""
+    """Compare ``system_a`` with ``system_b``, optionally on one purpose or channel.
+
+    Works on integer codes (key, state) so a run of millions of persons is a
+    few vectorized passes.
+    """
     check_systems(source, system_a, system_b)
     if system_a == system_b:
         raise InvestigationError(f"diff needs two different systems (got {system_a!r} twice)")
     states = source.system_states(systems=[system_a, system_b])
+    keep = np.ones(len(states), dtype=bool)
     if purpose:
-        states = states[states["purpose"] == purpose]
+        keep &= (states["purpose"].astype("object") == purpose).to_numpy()
     if channel:
-        states = states[states["channel"] == channel]
-    group = ["person_id", *KEY]
-    sides = {}
-    for name, system in (("state_a", system_a), ("state_b", system_b)):
-        side = states.loc[states["system"] == system, [*group, "actual_state"]]
-        sides[name] = side.rename(columns={"actual_state": name}).drop_duplicates(group)
-    keys_a = set(map(tuple, sides["state_a"][KEY].drop_duplicates().to_numpy().tolist()))
-    keys_b = set(map(tuple, sides["state_b"][KEY].drop_duplicates().to_numpy().tolist()))
-    shared = sorted(keys_a & keys_b)
-    pairs = sides["state_a"].merge(sides["state_b"], on=group, how="outer")
-    pairs[["state_a", "state_b"]] = pairs[["state_a", "state_b"]].fillna(ABSENT)
-    if len(pairs):
-        pairs = pairs[pd.MultiIndex.from_frame(pairs[KEY]).isin(shared)]
-    pairs = pairs.sort_values(group, ignore_index=True)
-
-    by_key = dict(iter(pairs.groupby(KEY, sort=True))) if len(pairs) else {}
-    diffs = []
-    disagreeing_all = []
+        keep &= (states["channel"].astype("object") == channel).to_numpy()
+    states = states[keep]
+    key_codes, keys = pd.factorize(pd.MultiIndex.from_frame(states[KEY].astype("object")))
+    keys = [tuple(str(part) for part in key) for key in keys]
+    frame = pd.DataFrame(
+        {
+            "person_id": states["person_id"].to_numpy(dtype=np.int64),
+            "key": key_codes.astype(np.int64),
+            "state": _state_codes(states["actual_state"]),
+            "is_a": (states["system"].astype("object") == system_a).to_numpy(),
+        }
+    )
+    side_a = frame[frame["is_a"]].drop_duplicates(["person_id", "key"])
+    side_b = frame[~frame["is_a"]].drop_duplicates(["person_id", "key"])
+    held_a, held_b = set(side_a["key"].unique()), set(side_b["key"].unique())
+    shared = sorted(held_a & held_b, key=lambda code: keys[code])
+    absent = STATES.index(ABSENT)
+    pairs = side_a[["person_id", "key", "state"]].merge(
+        side_b[["person_id", "key", "state"]],
+        on=["person_id", "key"],
+        how="outer",
+        suffixes=("_a", "_b"),
+    )
+    pairs = pairs[pairs["key"].isin(shared)]
+    a = pairs["state_a"].fillna(absent).to_numpy(dtype=np.int64)
+    b = pairs["state_b"].fillna(absent).to_numpy(dtype=np.int64)
+    code = pairs["key"].to_numpy(dtype=np.int64)
+    size = len(STATES)
+    counts = np.bincount(code * size * size + a * size + b, minlength=len(keys) * size * size)
+    counts = counts.reshape(len(keys) or 1, size, size) if len(keys) else np.zeros((0, size, size))
+    differ = (a < 2) & (b < 2) & (a != b)
+    disagreeing = pairs.assign(state_a=a, state_b=b)[differ]
+    disagreeing = disagreeing.sort_values(["key", "person_id"], kind="stable")
+    samples = dict(iter(disagreeing.groupby("key", sort=False))) if len(disagreeing) else {}
+    diffs, sampled = [], []
     for key in shared:
-        text = "/".join(key)
-        rows = by_key[key]
-        counts = rows.groupby(["state_a", "state_b"]).size()
-        crosstab = {a: {b: int(counts.get((a, b), 0)) for b in STATES} for a in STATES}
-        differ = rows[
-            rows["state_a"].isin(KNOWN)
-            & rows["state_b"].isin(KNOWN)
-            & (rows["state_a"] != rows["state_b"])
-        ]
-        disagreeing_all.append(differ.head(sample))
-        diffs.append(KeyDiff(text, _agreement(rows), crosstab, len(differ), []))
-    _fill_samples(source, diffs, disagreeing_all, reveal)
+        table = counts[key]
+        crosstab = {
+            STATES[i]: {STATES[j]: int(table[i, j]) for j in range(size)} for i in range(size)
+        }
+        rows = samples.get(key, disagreeing.iloc[:0])
+        sampled.append(rows.head(sample))
+        diffs.append(KeyDiff("/".join(keys[key]), _agreement(table), crosstab, len(rows), []))
+    _fill_samples(source, diffs, sampled, reveal)
+    overall = counts[shared].sum(axis=0) if shared else np.zeros((size, size), dtype=np.int64)
     return SystemDiff(
         system_a=system_a,
         system_b=system_b,
@@ -157,9 +184,9 @@ def diff_systems(
         purpose=purpose,
         channel=channel,
         keys=diffs,
-        overall=_agreement(pairs),
-        only_a=["/".join(k) for k in sorted(keys_a - keys_b)],
-        only_b=["/".join(k) for k in sorted(keys_b - keys_a)],
+        overall=_agreement(overall),
+        only_a=sorted("/".join(keys[k]) for k in held_a - held_b),
+        only_b=sorted("/".join(keys[k]) for k in held_b - held_a),
     )
 
 
@@ -175,6 +202,6 @@ def _fill_samples(
     }
     for diff, frame in zip(diffs, samples, strict=True):
         diff.sample = [
-            DisagreeingPerson(int(p), described[int(p)], str(a), str(b))
+            DisagreeingPerson(int(p), described[int(p)], STATES[int(a)], STATES[int(b)])
             for p, a, b in zip(frame["person_id"], frame["state_a"], frame["state_b"], strict=True)
         ]

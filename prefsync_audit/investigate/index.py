@@ -8,9 +8,10 @@ identifier means decoding every identifier column: seconds on a large run.
 The index, under ``DIR/canonical/index/``, holds the same rows re-sorted so that
 Parquet row-group statistics answer a lookup by reading a few small row groups:
 
-* ``identifiers.parquet`` — distinct ``(value, kind, person_id)``, sorted by
-  value: every identifier a record holds, and the SHA-256 of plain emails and
-  phones under the hash profiles (a hash input meets plain-text systems);
+* ``identifiers.parquet`` — ``(value, kind, person_id)`` sorted by value: every
+  identifier a record holds, and the SHA-256 of plain emails and phones under
+  the hash profiles (a hash input meets plain-text systems); ``kind`` is a
+  position in ``meta.json``'s ``identifier_kinds``;
 * ``records``, ``observations``, ``expected``, ``system_states``, ``anchors`` —
   sorted by ``person_id`` (observations gain a ``person_id`` column);
 * ``meta.json`` — the index version, the profiles hashed, and the size and
@@ -39,7 +40,7 @@ from prefsync_audit.investigate.errors import RunFolderError
 from prefsync_audit.investigate.identifiers import ALL_PROFILES, HASH_SUFFIX, kind_of_column
 from prefsync_audit.normalize import apply_email_profile, apply_phone_profile, sha256_hex
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 #: Rows per row group in the index: small, so a lookup decodes little.
 ROW_GROUP = 32_768
 CANONICAL = "canonical"
@@ -53,6 +54,13 @@ SOURCES = (
 )
 #: Columns of a record that are not identifiers.
 RECORD_COLUMNS = ("record_key", "person_id", "system", "source_file", "source_row", "record_id")
+
+
+def record_kinds(run_dir: Path) -> list[str]:
+    """The identifier kinds of a run's records (from the Parquet schema only)."""
+    schema = pq.read_schema(canonical_dir(run_dir) / "records.parquet")
+    columns = [name for name in schema.names if name not in RECORD_COLUMNS]
+    return list(dict.fromkeys(kind_of_column(name) for name in columns))
 
 
 def canonical_dir(run_dir: Path) -> Path:
@@ -137,11 +145,15 @@ def build_index(run_dir: Path, profiles: dict[str, set[str]] | None = None) -> P
             "version": INDEX_VERSION,
             "sources": sources,
             "kinds": kinds,
+            "identifier_kinds": identifier_kinds(kinds),
             "profiles": {kind: sorted(p) for kind, p in sorted(profiles.items())},
         }
         (staging / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         os.chmod(staging / "meta.json", 0o600)
         target = folder / INDEX
+        if read_meta(run_dir) is not None:  # pragma: no cover - another process was faster
+            shutil.rmtree(staging, ignore_errors=True)
+            return target
         if target.exists():
             shutil.rmtree(target)
         try:
@@ -175,8 +187,21 @@ def _person_of_record(records: pa.Table) -> np.ndarray:
     return person_of
 
 
+def identifier_kinds(kinds: list[str]) -> list[str]:
+    """The kinds of ``identifiers.parquet``, whose ``kind`` column is a position here:
+    the record kinds, then the hashed kinds derived from them."""
+    hashed = [k + HASH_SUFFIX for k in kinds if not k.endswith(HASH_SUFFIX)]
+    return list(dict.fromkeys([*kinds, *hashed]))
+
+
 def _identifiers(records: pa.Table, kinds: list[str], profiles: dict[str, set[str]]) -> pa.Table:
-    """Distinct (value, kind, person_id) over every identifier and derived hash."""
+    """``(value, kind, person_id)`` of every identifier and derived hash, sorted by value.
+
+    ``kind`` is a position in :func:`identifier_kinds`. Each column's values are
+    made distinct per person first (a person's email is on many records), and
+    derived hashes are computed from those distinct values, each text once.
+    """
+    codes = {kind: i for i, kind in enumerate(identifier_kinds(kinds))}
     persons = records.column("person_id")
     parts = []
     for name in records.column_names:
@@ -187,44 +212,66 @@ def _identifiers(records: pa.Table, kinds: list[str], profiles: dict[str, set[st
         if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
             continue  # an all-empty column is stored as null type
         present = pc.is_valid(column)
-        values = pc.filter(column, present).combine_chunks().cast(pa.string())
-        owners = pc.filter(persons, present).combine_chunks()
-        parts.append(_part(values, kind, owners))
+        pairs = pa.table(
+            {
+                "value": pc.filter(column, present).cast(pa.string()),
+                "person_id": pc.filter(persons, present),
+            }
+        )
+        pairs = pairs.group_by(["value", "person_id"]).aggregate([]).combine_chunks()
+        parts.append(_part(pairs, codes[kind]))
         if profiles.get(kind):
-            parts.extend(_derived(values, owners, kind, profiles[kind]))
+            parts.extend(_derived(pairs, kind, profiles[kind], codes[kind + HASH_SUFFIX]))
     if not parts:
-        empty = {"value": pa.array([], pa.string()), "kind": pa.array([], pa.string())}
-        return pa.table({**empty, "person_id": pa.array([], pa.int64())})
-    table = pa.concat_tables(parts).group_by(["value", "kind", "person_id"]).aggregate([])
-    return table.take(pc.sort_indices(table, [("value", "ascending"), ("kind", "ascending")]))
+        return pa.table(
+            {
+                "value": pa.array([], pa.string()),
+                "kind": pa.array([], pa.int8()),
+                "person_id": pa.array([], pa.int64()),
+            }
+        )
+    table = pa.concat_tables(parts).combine_chunks()
+    return table.take(pc.sort_indices(table, [("value", "ascending")]))
 
 
-def _part(values: pa.Array, kind: str, owners: pa.Array) -> pa.Table:
+def _part(pairs: pa.Table, code: int) -> pa.Table:
+    kind = pa.array(np.full(len(pairs), code, dtype=np.int8))
     return pa.table(
-        {
-            "value": values,
-            "kind": pa.array(np.full(len(values), kind, dtype=object), pa.string()),
-            "person_id": owners,
-        }
+        {"value": pairs.column("value"), "kind": kind, "person_id": pairs.column("person_id")}
     )
 
 
-def _derived(values: pa.Array, owners: pa.Array, kind: str, profiles: set[str]) -> list[pa.Table]:
-    """The SHA-256 of each plain value under each profile, each distinct text hashed once."""
+def _derived(pairs: pa.Table, kind: str, profiles: set[str], code: int) -> list[pa.Table]:
+    """The SHA-256 of each plain value under each profile: a profile adds rows only
+    where it changes the text (Google's rule changes Gmail addresses only)."""
     apply = apply_email_profile if kind == "email" else apply_phone_profile
+    values = pairs.column("value")
     uniques = pc.unique(values)
-    positions = pc.index_in(values, value_set=uniques)
+    positions = pc.index_in(values, value_set=uniques).to_numpy()
     plain = uniques.to_pylist()
-    hashed: dict[str, str] = {}
+    emitted: list[list[str]] = []
     parts = []
-    for profile in sorted(profiles):
-        applied = [apply(v, profile) for v in plain]  # type: ignore[arg-type]
-        digests = []
-        for text in applied:
-            digest = hashed.get(text)
-            if digest is None:
-                digest = hashed[text] = sha256_hex(text)
-            digests.append(digest)
-        derived = pc.take(pa.array(digests, pa.string()), positions)
-        parts.append(_part(derived, kind + HASH_SUFFIX, owners))
+    # "plain" first: the other profiles then only add the texts they change.
+    for profile in sorted(profiles, key=lambda p: (p != "plain", p)):
+        applied = [apply(value, profile) for value in plain]  # type: ignore[arg-type]
+        if emitted:
+            earlier = list(zip(*emitted, strict=True))
+            chosen = [i for i, text in enumerate(applied) if text not in earlier[i]]
+        else:
+            chosen = list(range(len(applied)))
+        emitted.append(applied)
+        if not chosen:
+            continue
+        digests = [sha256_hex(applied[i]) for i in chosen]
+        digest_of = np.full(len(plain), -1, dtype=np.int64)
+        digest_of[np.array(chosen, dtype=np.int64)] = np.arange(len(chosen))
+        rows = digest_of[positions]
+        keep = rows >= 0
+        derived = pa.table(
+            {
+                "value": pa.array(digests, pa.string()).take(pa.array(rows[keep])),
+                "person_id": pairs.column("person_id").filter(pa.array(keep)),
+            }
+        )
+        parts.append(_part(derived, code))
     return parts

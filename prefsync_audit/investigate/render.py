@@ -130,9 +130,11 @@ NO_WRAP = {
     "lag",
     "finding id",
     "person",
+    "counts",
 }
-FOLD = {"file:row", "identifiers", "held by", "detail", "value", "key"}
+FOLD = {"file:row", "identifiers", "held by", "detail", "key"}
 MIN_WIDTH = {"key": 17}
+MAX_WIDTH = {"value": 14}
 
 
 def _table(*columns: str, title: str | None = None) -> Table:
@@ -150,6 +152,7 @@ def _table(*columns: str, title: str | None = None) -> Table:
             no_wrap=column in NO_WRAP,
             overflow="fold" if column in FOLD else "ellipsis",
             min_width=MIN_WIDTH.get(column),
+            max_width=MAX_WIDTH.get(column),
         )
     return table
 
@@ -238,7 +241,7 @@ def _add_key(tree: Tree, key: KeyTrace) -> None:
         counts = SHORT_REASON.get(entry.reason, entry.reason)
         if entry.observed_key != key.key:
             counts += f" (key {entry.observed_key})"
-        role = "◀ decides" if entry.decides else "◀ began" if entry.deciding_change else ""
+        role = "decides" if entry.decides else "began" if entry.deciding_change else ""
         timeline.add_row(
             _time(entry.updated_at),
             entry.system,

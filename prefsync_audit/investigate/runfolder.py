@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from prefsync_audit.config import AuditConfig, AuthorityRule, PolicyConfig
 from prefsync_audit.investigate.errors import RunFolderError
 from prefsync_audit.investigate.identifiers import LookupSettings
-from prefsync_audit.investigate.index import canonical_dir, ensure_index
+from prefsync_audit.investigate.index import canonical_dir, ensure_index, read_meta, record_kinds
 from prefsync_audit.investigate.source import RunInfo, as_text
 from prefsync_audit.mask import mask_value
 
@@ -84,14 +84,24 @@ class RunFolderSource:
         )
         self._summary = summary
         exact = LookupSettings.from_config(config) if config is not None else None
-        self._index, meta = ensure_index(self.run_dir, exact.profiles if exact else None)
+        self._profiles = exact.profiles if exact is not None else None
+        self._index: Path | None = None
+        self._kinds: list[str] = []
         if exact is not None:
             self.settings = exact.with_region(region)
         else:
-            self.settings = LookupSettings.guessed(meta["kinds"], region or "US")
+            self.settings = LookupSettings.guessed(record_kinds(self.run_dir), region or "US")
+
+    @property
+    def index(self) -> Path:
+        """The investigation index, built on first use (see :mod:`.index`)."""
+        if self._index is None:
+            self._index, meta = ensure_index(self.run_dir, self._profiles)
+            self._kinds = list(meta["identifier_kinds"])
+        return self._index
 
     def _read(self, name: str, filters: list | None = None, columns: list[str] | None = None):
-        table = pq.read_table(self._index / name, filters=filters, columns=columns)
+        table = pq.read_table(self.index / name, filters=filters, columns=columns)
         return as_text(table.to_pandas())
 
     def identifier_rows(self, values: Iterable[str]) -> pd.DataFrame:
@@ -100,12 +110,17 @@ class RunFolderSource:
             return pd.DataFrame({"kind": [], "value": [], "person_id": []})
         # One equality per value: each prunes row groups by their min/max statistics.
         filters = [[("value", "=", value)] for value in values]
-        return self._read("identifiers.parquet", filters)
+        rows = self._read("identifiers.parquet", filters)
+        rows["kind"] = [self._kinds[int(code)] for code in rows["kind"]]
+        return rows.drop_duplicates(ignore_index=True)
 
     def records(self, person_ids: Iterable[int]) -> pd.DataFrame:
-        filters = [[("person_id", "=", int(p))] for p in sorted(set(person_ids))]
-        if not filters:
-            return self._read("records.parquet", [("person_id", "=", -1)])
+        ids = sorted({int(p) for p in person_ids})
+        filters = [[("person_id", "=", p)] for p in ids] or [[("person_id", "=", -1)]]
+        if self._index is None and read_meta(self.run_dir) is None:
+            # No index yet (a diff's sample): one filtered scan beats building it.
+            table = pq.read_table(canonical_dir(self.run_dir) / "records.parquet", filters=filters)
+            return as_text(table.to_pandas())
         return self._read("records.parquet", filters)
 
     def observations(self, person_id: int) -> pd.DataFrame:
@@ -126,7 +141,7 @@ class RunFolderSource:
         table = pq.read_table(
             canonical_dir(self.run_dir) / "system_states.parquet", columns=columns, filters=filters
         )
-        return as_text(table.to_pandas())
+        return table.to_pandas()  # categoricals kept: millions of rows
 
     def findings(self, person_id: int) -> pd.DataFrame:
         table = pq.read_table(self._findings_path, filters=[("person_id", "=", int(person_id))])

@@ -8,13 +8,13 @@ same run renders the same bytes.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
 from prefsync_audit.audit import AuditResult
-from prefsync_audit.compare import comparisons
 from prefsync_audit.history import HistoryView
 from prefsync_audit.mask import mask_value
 from prefsync_audit.report import _format as fmt
@@ -41,6 +41,8 @@ from prefsync_audit.report.summary import build_summary
 from prefsync_audit.vocab import DEFAULT_SEVERITY, FindingKind, Severity, State
 
 FailLevel = Literal["warn", "fail", "never"]
+#: A person-key: how expected states and system states join.
+GROUP = ["person_id", "purpose", "channel", "scope"]
 SEVERITY_ORDER = [Severity.CRITICAL.value, Severity.WARNING.value, Severity.INFO.value]
 
 
@@ -322,18 +324,50 @@ def _heatmap(summary: dict[str, Any]) -> Heatmap:
     return Heatmap(keys, rows)
 
 
+def agreeing_lags(result: AuditResult) -> dict[str, np.ndarray]:
+    """Per system, the lags (seconds) of its states that agree with a known expected
+    state, both timed: exactly the lags ``sync_latency`` is computed over."""
+    known = [State.GRANTED.value, State.DENIED.value]
+    states = result.evaluation.system_states
+    # Filter before joining: untimed or unknown rows (an ad audience) give no lag.
+    states = states.loc[
+        states["actual_state"].isin(known) & states["system_updated_at"].notna(),
+        [*GROUP, "system", "actual_state", "system_updated_at"],
+    ]
+    expected = result.evaluation.expected
+    expected = expected.loc[
+        expected["deciding_at"].notna(), [*GROUP, "expected_state", "deciding_at"]
+    ]
+    both = states.merge(expected, on=GROUP, how="inner")
+    both = both[both["actual_state"].to_numpy() == both["expected_state"].to_numpy()]
+    lag = (both["system_updated_at"] - both["deciding_at"]).dt.total_seconds().clip(lower=0)
+    systems = both["system"].astype("object").to_numpy()
+    values = lag.to_numpy(dtype="float64")
+    return {system: values[systems == system] for system in result.config.systems}
+
+
+#: Lags of recent results (id → (weak reference, lags)): each renderer builds the
+#: report again, and on a large run the join behind the lags is the costly part.
+_LAGS: dict[int, tuple[weakref.ref, dict[str, np.ndarray]]] = {}
+
+
+def _cached_lags(result: AuditResult) -> dict[str, np.ndarray]:
+    entry = _LAGS.get(id(result))
+    if entry is not None and entry[0]() is result:
+        return entry[1]
+    lags = agreeing_lags(result)
+    if len(_LAGS) >= 4:
+        _LAGS.clear()
+    _LAGS[id(result)] = (weakref.ref(result), lags)
+    return lags
+
+
 def _latency(result: AuditResult, summary: dict[str, Any]) -> list[LatencySystem]:
-    """Per system: the lags of agreeing states (as metrics.py counts them), binned."""
-    compared = comparisons(result.evaluation)
-    known = compared["actual_state"].isin([State.GRANTED, State.DENIED])
-    agree = known & (compared["actual_state"] == compared["expected_state"])
-    lags = (compared["system_updated_at"] - compared["deciding_at"]).dt.total_seconds()
-    compared = compared.assign(lag=lags.clip(lower=0).where(agree))
-    compared["system"] = compared["system"].astype("object")
+    """Per system: the lags of agreeing states, binned against its SLA."""
+    lags = _cached_lags(result)
     kinds = result.findings.groupby(["system", "kind"]).size()
     out = []
     for system in result.config.systems:
-        values = compared.loc[compared["system"] == system, "lag"].dropna().to_numpy()
         sla = result.config.latency_sla_of(system).total_seconds()
         block = summary["metrics"]["by_system"][system]["sync_latency"]
         out.append(
@@ -347,7 +381,7 @@ def _latency(result: AuditResult, summary: dict[str, Any]) -> list[LatencySystem
                 over_sla=block["over_sla"],
                 pending=int(kinds.get((system, FindingKind.PENDING_SYNC.value), 0)),
                 overdue=int(kinds.get((system, FindingKind.SUPPRESSION_GAP.value), 0)),
-                chart=lag_histogram(np.asarray(values, dtype="float64"), sla),
+                chart=lag_histogram(lags[system], sla),
             )
         )
     return out

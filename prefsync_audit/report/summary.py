@@ -80,6 +80,7 @@ def build_summary(result: AuditResult, history: HistoryView | None = None) -> di
         },
         "systems": list(config.systems),
         "inputs": _records(canonical.inputs),
+        "databases": _databases(result),
         "quarantine": {"rows": len(quarantine), "by_reason": _records(by_reason)},
         "unmapped_values": {"rows": len(unmapped), "by_value": _records(unmapped_counts)},
         "invalid_identifiers": _records(canonical.invalid_identifiers),
@@ -95,6 +96,33 @@ def build_summary(result: AuditResult, history: HistoryView | None = None) -> di
         "thresholds": [t.to_dict() for t in result.thresholds],
         "history": history.to_summary() if history is not None else None,
     }
+
+
+def _databases(result: AuditResult) -> list[dict[str, Any]]:
+    """Provenance of the systems read from a database, one entry per system: the URL
+    (password masked), the table or query, the query's SHA-256 and the rows read.
+    Their ``inputs`` entries name the source ``<url>#<table or query>`` and carry the
+    query's SHA-256 in place of a file hash."""
+    from prefsync_audit.sources import describe_database
+
+    config = result.config
+    rows = result.canonical.inputs.groupby("system", sort=False)["rows_read"].sum()
+    entries = []
+    for name, settings in config.systems.items():
+        if settings.database is None:
+            continue
+        source = describe_database(name, settings.database, config.mapping_of(name))
+        entries.append(
+            {
+                "system": name,
+                "url": source.url,
+                "table": source.table,
+                "query": source.query,
+                "query_sha256": source.query_sha256,
+                "rows_read": int(rows.get(name, 0)),
+            }
+        )
+    return entries
 
 
 def render_json(result: AuditResult, history: HistoryView | None = None) -> str:

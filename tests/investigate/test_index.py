@@ -18,7 +18,8 @@ PERSONS = [1, 14, 45, 114, 180, 301]
 
 
 def test_index_is_built_owner_only_and_sorted(run_source, demo_run):
-    index = demo_run / "canonical" / "index"
+    index = run_source.index
+    assert index == demo_run / "canonical" / "index"
     assert stat.S_IMODE(index.stat().st_mode) == 0o700
     for path in index.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
@@ -69,7 +70,9 @@ def test_index_is_rebuilt_when_the_run_changes(tmp_path, demo_run):
     later = time.time() + 5
     os.utime(records, (later, later))
     assert read_meta(folder) is None  # stale
-    RunFolderSource(folder)
+    source = RunFolderSource(folder)
+    assert read_meta(folder) is None  # built on first use only
+    assert source.index.is_dir()
     assert read_meta(folder) is not None
 
 
