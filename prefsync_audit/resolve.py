@@ -118,7 +118,14 @@ def identifier_links(
                 )
     if not parts:
         return pd.DataFrame({"record_key": pd.Series(dtype="int64"), "kind": [], "value": []})
-    return pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
+    links = pd.concat(parts, ignore_index=True)
+    # One link per (record, kind, value), found on integer codes rather than strings.
+    codes = _Values.of(links).code_of_link
+    if not len(codes):
+        return links
+    pair = links["record_key"].to_numpy(dtype=np.int64) * (codes.max() + 1) + codes
+    _, first = np.unique(pair, return_index=True)
+    return links.iloc[np.sort(first)].reset_index(drop=True)
 
 
 def _is_repeat_of(column: str, kind: str) -> bool:
@@ -148,14 +155,47 @@ def hashed_unmatched(records: pd.DataFrame, person_of_record: pd.Series) -> pd.D
     return summary
 
 
-def resolve_identities(
-    records: pd.DataFrame, identity: IdentityConfig, profiles: dict[str, set[str]]
-) -> Resolution:
-    """Link records into persons. ``records`` has ``record_key`` 0..n-1 in order."""
-    kinds = [k for k in identity.kinds if k in records.columns]
-    links = identifier_links(records, kinds, profiles)
+@dataclass
+class _Values:
+    """Every distinct (kind, value) of the links, numbered: linking runs on the codes."""
 
-    ignored_parts = []
+    kind: np.ndarray
+    value: np.ndarray
+    code_of_link: np.ndarray
+
+    @classmethod
+    def of(cls, links: pd.DataFrame) -> _Values:
+        kind_codes, kinds = pd.factorize(links["kind"])
+        values = links["value"].to_numpy()
+        code_of_link = np.empty(len(links), dtype=np.int64)
+        kind_parts, value_parts, offset = [], [], 0
+        for index, kind in enumerate(kinds):
+            in_kind = kind_codes == index
+            codes, uniques = pd.factorize(values[in_kind])
+            code_of_link[in_kind] = codes + offset
+            kind_parts.append(np.full(len(uniques), kind, dtype=object))
+            value_parts.append(np.asarray(uniques, dtype=object))
+            offset += len(uniques)
+        return cls(
+            np.concatenate(kind_parts) if kind_parts else np.array([], object),
+            np.concatenate(value_parts) if value_parts else np.array([], object),
+            code_of_link,
+        )
+
+    def matching(self, kind: str, patterns: list[str]) -> np.ndarray:
+        """Codes of this kind's values that match the exact values or ``re:`` patterns."""
+        in_kind = np.flatnonzero(self.kind == kind)
+        if not len(in_kind) or not patterns:
+            return np.array([], dtype=np.int64)
+        values = pd.Series(self.value[in_kind], dtype="object")
+        hit = values.isin([p for p in patterns if not p.startswith("re:")]).to_numpy(copy=True)
+        for pattern in (p[3:] for p in patterns if p.startswith("re:")):
+            regex = re.compile(pattern, re.IGNORECASE)
+            hit |= values.map(lambda v, regex=regex: regex.search(v) is not None).to_numpy(bool)
+        return in_kind[hit]
+
+
+def _placeholder_patterns(identity: IdentityConfig, kinds: list[str]) -> dict[str, list[str]]:
     # Every configured kind, not only those with a plain column: a listed plain
     # placeholder must still reach an audience that only holds its hash.
     patterns = {kind: list(values) for kind, values in identity.ignore.items()}
@@ -167,46 +207,59 @@ def resolve_identities(
         exact = [v for v in values if not v.startswith("re:")]
         if exact and f"{kind}_sha256" in kinds:
             patterns.setdefault(f"{kind}_sha256", []).extend(sha256_hex(v) for v in exact)
-    listed = pd.Series(False, index=links.index)
-    for kind, kind_patterns in patterns.items():
-        if not kind_patterns:
-            continue
-        in_kind = links["kind"] == kind
-        matcher = _ignore_matcher(kind_patterns)
-        uniques = pd.unique(links.loc[in_kind, "value"])
-        hit = {v for v in uniques if matcher(v)}
-        listed |= in_kind & links["value"].isin(hit)
+    return patterns
+
+
+def resolve_identities(
+    records: pd.DataFrame, identity: IdentityConfig, profiles: dict[str, set[str]]
+) -> Resolution:
+    """Link records into persons. ``records`` has ``record_key`` 0..n-1 in order."""
+    kinds = [k for k in identity.kinds if k in records.columns]
+    links = identifier_links(records, kinds, profiles)
+    values = _Values.of(links)
+    n_values = len(values.value)
+    record_of_link = links["record_key"].to_numpy(dtype=np.int64)
+    records_per_value = np.bincount(values.code_of_link, minlength=n_values)
+
+    listed = np.zeros(n_values, dtype=bool)
+    for kind, kind_patterns in _placeholder_patterns(identity, kinds).items():
+        hit = values.matching(kind, kind_patterns)
+        listed[hit] = True
         # The hashes derived from a placeholder would glue the same strangers together.
-        if hit and profiles.get(kind):
+        if len(hit) and profiles.get(kind):
             apply = apply_email_profile if kind == "email" else apply_phone_profile
-            hashed = {sha256_hex(apply(v, profile)) for v in hit for profile in profiles[kind]}
-            listed |= (links["kind"] == f"{kind}_sha256") & links["value"].isin(hashed)
-    ignored_parts.append(_ignored_summary(links[listed], "placeholder list"))
-    links = links[~listed]
+            hashed = [
+                sha256_hex(apply(v, profile))
+                for v in values.value[hit]
+                for profile in profiles[kind]
+            ]
+            listed[values.matching(f"{kind}_sha256", hashed)] = True
+    too_common = ~listed & (records_per_value > identity.max_records_per_value)
+    ignored = pd.concat(
+        [
+            _ignored_summary(values, records_per_value, listed, "placeholder list"),
+            _ignored_summary(
+                values,
+                records_per_value,
+                too_common,
+                f"links more than {identity.max_records_per_value} records",
+            ),
+        ],
+        ignore_index=True,
+    ).sort_values(["kind", "value"], ignore_index=True)
 
-    per_value = links.groupby(["kind", "value"], sort=False)["record_key"].transform("size")
-    too_common = per_value > identity.max_records_per_value
-    ignored_parts.append(
-        _ignored_summary(
-            links[too_common], f"links more than {identity.max_records_per_value} records"
-        )
-    )
-    links = links[~too_common]
-
+    usable = ~(listed | too_common)[values.code_of_link]
     n_records = len(records)
-    value_codes, _ = pd.factorize(links["kind"].astype(str) + "\x1f" + links["value"].astype(str))
     graph = coo_matrix(
         (
-            np.ones(len(links), dtype=np.int8),
-            (links["record_key"].to_numpy(dtype=np.int64), n_records + value_codes),
+            np.ones(int(usable.sum()), dtype=np.int8),
+            (record_of_link[usable], n_records + values.code_of_link[usable]),
         ),
-        shape=(n_records + len(np.unique(value_codes)) if len(links) else n_records,) * 2,
+        shape=(n_records + n_values,) * 2,
     )
     _, labels = connected_components(graph, directed=False)
     component = pd.Series(labels[:n_records])
 
-    ignored = pd.concat(ignored_parts, ignore_index=True)
-    ignored = ignored.sort_values(["kind", "value"], ignore_index=True)
     anchors = _anchors(records, kinds, component, ignored)
     # Number persons by their anchor, so ids do not depend on row or file order.
     order = anchors.sort_values(["anchor_rank", "anchor_value", "component"]).reset_index(drop=True)
@@ -221,7 +274,7 @@ def resolve_identities(
         }
     )
 
-    conflicts = _conflicts(records, identity.strong_keys, person_of_record)
+    conflicts = _conflicts(records, identity.strong_keys, person_of_record, ignored)
     return Resolution(
         person_of_record,
         person_anchors,
@@ -231,55 +284,89 @@ def resolve_identities(
     )
 
 
-def _ignored_summary(links: pd.DataFrame, reason: str) -> pd.DataFrame:
-    summary = links.groupby(["kind", "value"], as_index=False, sort=True)["record_key"].nunique()
-    summary = summary.rename(columns={"record_key": "records"})
-    summary["reason"] = reason
-    return summary
+def _ignored_summary(
+    values: _Values, records_per_value: np.ndarray, mask: np.ndarray, reason: str
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "kind": values.kind[mask],
+            "value": values.value[mask],
+            "records": records_per_value[mask].astype("int64"),
+            "reason": reason,
+        }
+    )
 
 
 def _anchors(
     records: pd.DataFrame, kinds: list[str], component: pd.Series, ignored: pd.DataFrame
 ) -> pd.DataFrame:
-    parts = []
-    for rank, kind in enumerate(kinds):
-        present = records[kind].notna().to_numpy()
-        values = records[kind].to_numpy()[present]
-        # A placeholder (customer_id 0) is shared by strangers: anchoring on it would
-        # give their findings the same id. Use it only when nothing else is left.
-        placeholders = ignored.loc[ignored["kind"] == kind, "value"].to_numpy()
-        parts.append(
-            pd.DataFrame(
-                {
-                    "component": component.to_numpy()[present],
-                    # pandas' hash-based isin: numpy's is quadratic on object arrays.
-                    "placeholder": pd.Series(values).isin(placeholders).to_numpy(),
-                    "anchor_rank": rank,
-                    "anchor_kind": kind,
-                    "anchor_value": values,
-                }
-            )
-        )
-    every = pd.concat(parts, ignore_index=True)
-    every = every.sort_values(
-        ["component", "placeholder", "anchor_rank", "anchor_value"], kind="stable"
+    """Each component's strongest identifier: the first kind (in strength order) it
+    has, and that kind's smallest value. A placeholder (customer_id 0) is shared by
+    strangers: anchoring on it would give their findings the same id, so it is used
+    only when a component has nothing else."""
+    components = component.to_numpy()
+    n_components = int(components.max()) + 1 if len(components) else 0
+    anchored = np.zeros(n_components, dtype=bool)
+    rank = np.full(n_components, -1, dtype=np.int64)
+    value = np.empty(n_components, dtype=object)
+    for placeholder_pass in (False, True):
+        for kind_rank, kind in enumerate(kinds):
+            values = records[kind].to_numpy()
+            placeholders = ignored.loc[ignored["kind"] == kind, "value"]
+            is_placeholder = pd.Series(values).isin(placeholders).to_numpy()
+            usable = pd.notna(values) & (is_placeholder == placeholder_pass)
+            usable &= ~anchored[components]
+            if not usable.any():
+                continue
+            # Sorted codes: the smallest code is the smallest value.
+            codes, uniques = pd.factorize(values[usable], sort=True)
+            smallest = pd.Series(codes).groupby(components[usable]).min()
+            targets = smallest.index.to_numpy()
+            anchored[targets] = True
+            rank[targets] = kind_rank
+            value[targets] = np.asarray(uniques, dtype=object)[smallest.to_numpy()]
+    present = np.flatnonzero(anchored)
+    return pd.DataFrame(
+        {
+            "component": present,
+            "anchor_rank": rank[present],
+            "anchor_kind": np.asarray(kinds, dtype=object)[rank[present]],
+            "anchor_value": value[present],
+        }
     )
-    return every.drop_duplicates("component").reset_index(drop=True)
 
 
 def _conflicts(
-    records: pd.DataFrame, strong_keys: list[str], person_of_record: pd.Series
+    records: pd.DataFrame,
+    strong_keys: list[str],
+    person_of_record: pd.Series,
+    ignored: pd.DataFrame,
 ) -> pd.DataFrame:
     parts = []
+    person = person_of_record.to_numpy()
     for kind in strong_keys:
         if kind not in records.columns:
             continue
-        values = pd.DataFrame(
-            {"person_id": person_of_record.to_numpy(), "value": records[kind].to_numpy()}
-        ).dropna()
-        distinct = values.drop_duplicates().sort_values(["person_id", "value"])
-        grouped = distinct.groupby("person_id")["value"].agg(list)
-        grouped = grouped[grouped.map(len) > 1]
+        values = records[kind].to_numpy()
+        # A placeholder (customer_id 0) says nothing about who someone is.
+        placeholders = ignored.loc[ignored["kind"] == kind, "value"]
+        present = pd.notna(values) & ~pd.Series(values).isin(placeholders).to_numpy()
+        codes, uniques = pd.factorize(values[present])
+        if not len(codes):
+            continue
+        pairs = np.unique(person[present] * len(uniques) + codes)
+        pair_person, pair_code = pairs // len(uniques), pairs % len(uniques)
+        persons, counts = np.unique(pair_person, return_counts=True)
+        conflicted = np.isin(pair_person, persons[counts > 1])
+        if not conflicted.any():
+            continue
+        frame = pd.DataFrame(
+            {
+                "person_id": pair_person[conflicted],
+                "value": np.asarray(uniques)[pair_code[conflicted]],
+            }
+        ).sort_values(["person_id", "value"])
+        grouped = frame.groupby("person_id")["value"].agg(list)
         parts.append(
             pd.DataFrame(
                 {"person_id": grouped.index.to_numpy(), "kind": kind, "values": grouped.to_numpy()}
