@@ -190,8 +190,8 @@ class _Values:
         values = pd.Series(self.value[in_kind], dtype="object")
         hit = values.isin([p for p in patterns if not p.startswith("re:")]).to_numpy(copy=True)
         for pattern in (p[3:] for p in patterns if p.startswith("re:")):
-            regex = re.compile(pattern, re.IGNORECASE)
-            hit |= values.map(lambda v, regex=regex: regex.search(v) is not None).to_numpy(bool)
+            search = re.compile(pattern, re.IGNORECASE).search
+            hit |= np.fromiter((search(v) is not None for v in values), bool, len(values))
         return in_kind[hit]
 
 
@@ -297,6 +297,16 @@ def _ignored_summary(
     )
 
 
+def _is_ignored(values: np.ndarray, ignored: pd.DataFrame, kind: str) -> np.ndarray:
+    """Which of ``values`` (one identifier kind) were left out of linking."""
+    left_out = set(ignored.loc[ignored["kind"] == kind, "value"].tolist())
+    if not left_out:
+        return np.zeros(len(values), dtype=bool)
+    # A set lookup per value: pandas' isin falls back to elementwise comparison
+    # for a long object array against a short list.
+    return np.fromiter((v in left_out for v in values), dtype=bool, count=len(values))
+
+
 def _anchors(
     records: pd.DataFrame, kinds: list[str], component: pd.Series, ignored: pd.DataFrame
 ) -> pd.DataFrame:
@@ -312,8 +322,7 @@ def _anchors(
     for placeholder_pass in (False, True):
         for kind_rank, kind in enumerate(kinds):
             values = records[kind].to_numpy()
-            placeholders = ignored.loc[ignored["kind"] == kind, "value"]
-            is_placeholder = pd.Series(values).isin(placeholders).to_numpy()
+            is_placeholder = _is_ignored(values, ignored, kind)
             usable = pd.notna(values) & (is_placeholder == placeholder_pass)
             usable &= ~anchored[components]
             if not usable.any():
@@ -349,8 +358,7 @@ def _conflicts(
             continue
         values = records[kind].to_numpy()
         # A placeholder (customer_id 0) says nothing about who someone is.
-        placeholders = ignored.loc[ignored["kind"] == kind, "value"]
-        present = pd.notna(values) & ~pd.Series(values).isin(placeholders).to_numpy()
+        present = pd.notna(values) & ~_is_ignored(values, ignored, kind)
         codes, uniques = pd.factorize(values[present])
         if not len(codes):
             continue
