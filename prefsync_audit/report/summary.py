@@ -85,7 +85,11 @@ def build_summary(result: AuditResult, history: HistoryView | None = None) -> di
         "unmapped_values": {"rows": len(unmapped), "by_value": _records(unmapped_counts)},
         "invalid_identifiers": _records(canonical.invalid_identifiers),
         "persons": result.identity["persons"],
-        "identity": {**result.identity, "ignored": _records(ignored)},
+        "identity": {
+            **result.identity,
+            "ignored": _records(ignored),
+            "hashed_unmatched": _records(result.resolution.hashed_unmatched),
+        },
         "metrics": result.metrics,
         "findings": len(findings),
         "findings_by_kind": result.findings_by_kind,
