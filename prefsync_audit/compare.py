@@ -57,7 +57,11 @@ def classify(compared: pd.DataFrame, config: AuditConfig, as_of: datetime) -> pd
     actual = compared["actual_state"].to_numpy()
     system_time = compared["system_updated_at"]
     deciding = compared["deciding_at"]
-    newer_grant = (system_time > deciding).fillna(False).to_numpy(dtype=bool)
+    # An untimed observation is older than every timed one (DESIGN §5.3): a timed
+    # grant is newer than an untimed deciding denial.
+    newer_grant = (
+        system_time.notna() & (deciding.isna() | (system_time > deciding).fillna(False))
+    ).to_numpy(dtype=bool)
     sla = (
         compared["system"]
         .astype("object")
