@@ -132,6 +132,7 @@ def test_trace_ambiguous_identifier(cli, run_dir):
     ("args", "expected"),
     [
         (["trace", "only-one-argument"], "expected trace CONFIG IDENTIFIER"),
+        (["trace", "--from-run", "{run}", "  "], "the identifier is empty"),
         (["trace", "--from-run", "{missing}", "x@y.example"], "no such run folder"),
         (["trace", "--from-run", "{run}", "x@y.example", "--as-of", "2026-01-01"], "--as-of"),
         (["diff", "--from-run", "{run}", "crm", "mailchimp"], "unknown system 'mailchimp'"),
@@ -142,6 +143,7 @@ def test_trace_ambiguous_identifier(cli, run_dir):
     ],
     ids=[
         "trace-arguments",
+        "trace-empty-identifier",
         "trace-missing-run",
         "trace-as-of-with-run",
         "diff-unknown-system",

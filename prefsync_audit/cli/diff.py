@@ -55,6 +55,7 @@ def diff(
     key, with the agreement rate and a sample of persons where they disagree.
 
     Example: prefsync-audit diff sample_exports/retail/audit.yaml crm email --purpose marketing
+    (from a run folder: prefsync-audit diff --from-run out/ cmp ads).
     """
     from prefsync_audit.investigate import ResultSource, RunFolderSource
     from prefsync_audit.investigate.diff import diff_systems

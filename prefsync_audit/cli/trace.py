@@ -57,6 +57,7 @@ def trace(
     The identifier is normalized as the pipeline does and tried against every
     identifier kind; no match, or several persons, is an error (exit 2).
     Example: prefsync-audit trace sample_exports/retail/audit.yaml maya.thornbury@gmail.com
+    (from a run folder: prefsync-audit trace --from-run out/ '(312) 555-0112').
     """
     from prefsync_audit.investigate import ResultSource, RunFolderSource, trace_person
     from prefsync_audit.investigate.render import print_renderables, to_json, trace_renderables

@@ -105,8 +105,27 @@ def _agreement(crosstab: np.ndarray) -> Agreement:
 
 def _state_codes(states: pd.Series) -> np.ndarray:
     """Each state's position in :data:`STATES` (anything unexpected counts as unknown)."""
-    codes = pd.Categorical(states.astype("object"), categories=STATES).codes
-    return np.where(codes < 0, STATES.index(State.UNKNOWN.value), codes).astype(np.int64)
+    codes, uniques = pd.factorize(states)
+    unknown = STATES.index(State.UNKNOWN.value)
+    lookup = np.array([STATES.index(u) if u in STATES else unknown for u in uniques] + [unknown])
+    return lookup[codes]  # a missing state (code -1) is unknown too
+
+
+def _key_codes(states: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, str, str]]]:
+    """A code per row for its (purpose, channel, scope), and the key of each code."""
+    levels = [pd.factorize(states[part]) for part in KEY]
+    combined = np.zeros(len(states), dtype=np.int64)
+    for codes, uniques in levels:
+        combined = combined * (len(uniques) + 1) + (codes + 1)
+    distinct, inverse = np.unique(combined, return_inverse=True)
+    keys = []
+    for value in distinct:
+        parts = []
+        for _codes, uniques in reversed(levels):
+            value, code = divmod(int(value), len(uniques) + 1)
+            parts.append(str(uniques[code - 1]))
+        keys.append((parts[2], parts[1], parts[0]))
+    return inverse.astype(np.int64), keys
 
 
 def diff_systems(
@@ -129,18 +148,17 @@ def diff_systems(
     states = source.system_states(systems=[system_a, system_b])
     keep = np.ones(len(states), dtype=bool)
     if purpose:
-        keep &= (states["purpose"].astype("object") == purpose).to_numpy()
+        keep &= (states["purpose"] == purpose).to_numpy(dtype=bool, na_value=False)
     if channel:
-        keep &= (states["channel"].astype("object") == channel).to_numpy()
+        keep &= (states["channel"] == channel).to_numpy(dtype=bool, na_value=False)
     states = states[keep]
-    key_codes, keys = pd.factorize(pd.MultiIndex.from_frame(states[KEY].astype("object")))
-    keys = [tuple(str(part) for part in key) for key in keys]
+    key_codes, keys = _key_codes(states)
     frame = pd.DataFrame(
         {
             "person_id": states["person_id"].to_numpy(dtype=np.int64),
-            "key": key_codes.astype(np.int64),
+            "key": key_codes,
             "state": _state_codes(states["actual_state"]),
-            "is_a": (states["system"].astype("object") == system_a).to_numpy(),
+            "is_a": (states["system"] == system_a).to_numpy(dtype=bool, na_value=False),
         }
     )
     side_a = frame[frame["is_a"]].drop_duplicates(["person_id", "key"])

@@ -57,6 +57,8 @@ def find_person(source: Source, text: str, reveal: bool = False) -> tuple[int, l
     ``person:ID`` names a person directly. Raises
     :class:`IdentifierNotFoundError` or :class:`AmbiguousIdentifierError`.
     """
+    if not text.strip():
+        raise IdentifierNotFoundError("the identifier is empty")
     shown = mask_input(text, reveal)
     direct = person_id_of(text)
     if direct is not None:
@@ -65,7 +67,7 @@ def find_person(source: Source, text: str, reveal: bool = False) -> tuple[int, l
         return direct, []
     tried = candidates(text, source.settings)
     if not tried:
-        raise IdentifierNotFoundError(f"{shown!r} is empty after normalization")
+        raise IdentifierNotFoundError(f"{shown!r} is no identifier of any kind")
     wanted = {(c.kind, c.value) for c in tried}
     rows = source.identifier_rows({c.value for c in tried})
     pairs = list(zip(rows["kind"], rows["value"], rows["person_id"], strict=True))

@@ -197,7 +197,7 @@ def trace_renderables(trace: PersonTrace) -> list[RenderableType]:
 
 
 def _identifiers_table(trace: PersonTrace) -> Table:
-    table = _table("kind", "value", "held by", "linking")
+    table = _table("kind", "identifier", "held by", "linking")
     for ident in trace.identifiers:
         groups: dict[tuple[str, str, str | None], list[str]] = {}
         for holder in ident.records:
@@ -297,7 +297,7 @@ def diff_renderables(diff: SystemDiff) -> list[RenderableType]:
     overall = diff.overall
     head = Text.assemble(
         (f"{a} vs {b}", "bold"),
-        f"  {len(diff.keys)} shared keys{' · ' + scope if scope else ''}"
+        f"  {_plural(len(diff.keys), 'shared key')}{' · ' + scope if scope else ''}"
         f" · agreement {_rate(overall.agreement_rate)} "
         f"({overall.agreeing} of {overall.both_known} persons known in both)",
     )
@@ -306,14 +306,14 @@ def diff_renderables(diff: SystemDiff) -> list[RenderableType]:
     ]
     for key in diff.keys:
         agreement = key.agreement
-        table = Table(
-            title=(
-                f"{key.key}: {agreement.persons} persons · agreement "
-                f"{_rate(agreement.agreement_rate)} ({agreement.agreeing} of "
-                f"{agreement.both_known}) · {key.disagreeing} disagree"
-            ),
-            title_justify="left",
+        items.append(
+            Text.assemble(
+                (key.key, "bold"),
+                f": {agreement.persons} persons · agreement {_rate(agreement.agreement_rate)} "
+                f"({agreement.agreeing} of {agreement.both_known}) · {key.disagreeing} disagree",
+            )
         )
+        table = Table()
         table.add_column(f"{a} ↓  {b} →")
         for state in STATES:
             table.add_column(state, justify="right")

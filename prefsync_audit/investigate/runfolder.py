@@ -100,7 +100,9 @@ class RunFolderSource:
             self._kinds = list(meta["identifier_kinds"])
         return self._index
 
-    def _read(self, name: str, filters: list | None = None, columns: list[str] | None = None):
+    def _read(
+        self, name: str, filters: list | None = None, columns: list[str] | None = None
+    ) -> pd.DataFrame:
         table = pq.read_table(self.index / name, filters=filters, columns=columns)
         return as_text(table.to_pandas())
 
@@ -139,7 +141,10 @@ class RunFolderSource:
         columns = ["person_id", "purpose", "channel", "scope", "system", "actual_state"]
         filters = [("system", "in", list(systems))] if systems else None
         table = pq.read_table(
-            canonical_dir(self.run_dir) / "system_states.parquet", columns=columns, filters=filters
+            canonical_dir(self.run_dir) / "system_states.parquet",
+            columns=columns,
+            filters=filters,
+            read_dictionary=columns[1:],  # few distinct values: no string per row
         )
         return table.to_pandas()  # categoricals kept: millions of rows
 
