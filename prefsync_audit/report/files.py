@@ -120,4 +120,11 @@ def write_canonical(result: AuditResult, out_dir: Path) -> list[Path]:
         _write_parquet(folder / name, frame, private=True)
         written.append(folder / name)
     folder.chmod(0o700)
+    # Index the tables by person and identifier now, with this run's own hash
+    # profiles, so the first `trace --from-run` is as fast as the next.
+    from prefsync_audit.investigate.index import build_index
+    from prefsync_audit.resolve import hash_profiles
+
+    config = result.config
+    build_index(out_dir, hash_profiles([config.mapping_of(s) for s in config.systems]))
     return written
