@@ -365,17 +365,21 @@ def _apply_rule(
         spec = rule.state
         raw = columns.get(spec.column)
         raw = raw.where(raw.astype("string").str.strip().fillna("") != "")
-        lookup = dict(vocabularies.get(spec.vocabulary, {})) if spec.vocabulary else {}
         if spec.vocabulary and spec.vocabulary not in vocabularies:
             raise InputError(f"unknown vocabulary {spec.vocabulary!r}")
-        lookup.update({vocabulary_key(k): v for k, v in spec.values.items()})
-        lookup = {vocabulary_key(k): v for k, v in lookup.items()}
+        vocabulary = vocabularies.get(spec.vocabulary, {}) if spec.vocabulary else {}
+        lookup = {vocabulary_key(k): v for k, v in vocabulary.items()}
         if spec.invert:
+            # `invert` reads an "opted out" boolean; values written out under
+            # `values` already say what they mean and are never flipped.
             swap = {"granted": "denied", "denied": "granted"}
             lookup = {k: swap.get(v, v) for k, v in lookup.items()}
-        states = map_distinct(raw, lambda v: lookup.get(vocabulary_key(v), State.UNKNOWN.value))
-        # Stays boolean when the column is entirely blank (no float NaN to fill).
-        unknown = raw.map(lambda v: pd.notna(v) and vocabulary_key(v) not in lookup).astype(bool)
+        lookup.update({vocabulary_key(k): v for k, v in spec.values.items()})
+        # A value outside the vocabulary is unknown (never granted) and reported.
+        unmapped_marker = "\0unmapped"
+        looked_up = map_distinct(raw, lambda v: lookup.get(vocabulary_key(v), unmapped_marker))
+        unknown = (looked_up == unmapped_marker).fillna(False).astype(bool)
+        states = looked_up.where(~unknown, State.UNKNOWN.value)
         unmapped.append(
             pd.DataFrame(
                 {

@@ -103,6 +103,19 @@ def test_wide_layout_with_invert(T, M):
     assert counts(mapped) == (3, 3, 0, 0)
 
 
+def test_invert_never_flips_explicit_values(T, M):
+    table = T("Email OptedOut", ("a@x.com", "TRUE"), ("b@x.com", "pending"), ("c@x.com", "Maybe"))
+    mapping = M("""
+        preferences:
+          - {purpose: marketing, channel: email,
+             state: {column: OptedOut, vocabulary: boolean, invert: true,
+                     values: {pending: denied}}}
+    """)
+    mapped = run(table, mapping)
+    assert [o[4] for o in obs(mapped)] == ["denied", "denied", "unknown"]
+    assert tuples(mapped.unmapped, ["raw_value"]) == [("Maybe",)]
+
+
 def test_long_layout_purpose_from_column(T, M):
     table = T("Email Purpose Status",
               ("a@x.com", "Marketing  Email", "SUBSCRIBED"),
