@@ -7,7 +7,7 @@ called alone. Reading files happens here and in ``load``, nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -171,16 +171,22 @@ def _is_json(path: Path, fmt: str | None) -> bool:
 
 
 def run_audit(
-    config: AuditConfig | str | Path, as_of: datetime | None = None, strict: bool = False
+    config: AuditConfig | str | Path,
+    as_of: datetime | None = None,
+    strict: bool = False,
+    on_stage: Callable[[str], None] | None = None,
 ) -> AuditResult:
     """Run the whole audit and return its result.
 
     ``as_of`` is the audit's "now" (default: the config's ``as_of``, else the
-    current time). ``strict`` turns unmapped values into an error.
+    current time). ``strict`` turns unmapped values into an error. ``on_stage``
+    is told the name of each stage as it starts (the CLI shows it as progress).
     """
+    stage = on_stage or (lambda name: None)
     if not isinstance(config, AuditConfig):
         config = load_config(config)
     as_of = _as_of(as_of or config.as_of or utc_now())
+    stage("reading and mapping exports")
     canonical = load_canonical(config)
     if strict and len(canonical.unmapped):
         first = canonical.unmapped.iloc[0]
@@ -190,6 +196,7 @@ def run_audit(
         )
 
     records = canonical.records
+    stage("resolving identities")
     resolution = resolve_identities(
         records, config.identity, hash_profiles([config.mapping_of(s) for s in config.systems])
     )
@@ -204,11 +211,14 @@ def run_audit(
         }
     ).drop_duplicates(["person_id", "system"])
 
+    stage("deciding expected states")
     keys = key_universe(observations, persons_by_system, config)
     evaluation = evaluate(observations, keys, config)
+    stage("comparing systems")
     findings, compared = find(
         evaluation, resolution, records, canonical.unmapped, persons_by_system, config, as_of
     )
+    stage("computing metrics")
     metrics = compute_metrics(
         compared,
         evaluation.expected,

@@ -6,7 +6,10 @@ one place (:func:`main`) and printed as one line with exit code 2.
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
@@ -97,3 +100,17 @@ def main() -> None:
             exc.show()  # type: ignore[attr-defined]
             sys.exit(EXIT_ERROR)
         raise
+
+
+@contextmanager
+def stage_progress() -> Iterator[Callable[[str], None]]:
+    """A stage reporter: a rich status line on stderr when stderr is a terminal,
+    silent otherwise (CI logs and pipes stay clean)."""
+    if not sys.stderr.isatty():
+        yield lambda name: None
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")))
+    with console.status("starting") as status:
+        yield lambda name: status.update(f"{name}…")

@@ -17,6 +17,7 @@ from prefsync_audit.cli._app import (
     FailOn,
     app,
     parse_as_of,
+    stage_progress,
 )
 from prefsync_audit.errors import AuditError
 
@@ -94,6 +95,14 @@ def run(
             "persisting and resolved since the previous run.",
         ),
     ] = None,
+    allow_outside_paths: Annotated[
+        bool,
+        typer.Option(
+            "--allow-outside-paths",
+            help="Read exports and mappings the config names outside its own folder "
+            "(through '..', absolute paths or symlinks); refused by default.",
+        ),
+    ] = False,
 ) -> None:
     """Run the audit and print its summary.
 
@@ -106,7 +115,11 @@ def run(
 
     if save_canonical and output is None:
         raise AuditError("--save-canonical needs --output DIR")
-    result = run_audit(config, as_of=parse_as_of(as_of), strict=strict)
+    from prefsync_audit.config import load_config
+
+    loaded = load_config(config, allow_outside_paths=allow_outside_paths)
+    with stage_progress() as on_stage:
+        result = run_audit(loaded, as_of=parse_as_of(as_of), strict=strict, on_stage=on_stage)
     options = ReportOptions(
         reveal_identifiers=reveal_identifiers,
         fail_on=fail_on.value,
