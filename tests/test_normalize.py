@@ -395,3 +395,23 @@ def test_index_is_kept():
     result, bad = parse_timestamps(series, TimestampSpec(column="t"))
     assert result.index.tolist() == [10, 20]
     assert bad.to_dict() == {10: False, 20: True}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["(212) 555-0123", "212.555.0123", "1-212-555-0123", "+1 212 555 0123", "2125550123",
+     "(012) 555-0123", "555-0123", "1 (415) 555-0132", "+44 20 7946 0958", "(212) 555-01234"],
+)  # fmt: skip
+def test_north_american_fast_path_agrees_with_phonenumbers(text):
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(text, "US")
+        expected = (
+            phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            if phonenumbers.is_valid_number(number)
+            else None
+        )
+    except phonenumbers.NumberParseException:
+        expected = None
+    assert make_phone_normalizer("US")(text) == expected
