@@ -23,7 +23,7 @@ from prefsync_audit.generate import generate_scenario, parse_drift
 HEAVY = (
     "suppression_gap=0.08,pending_sync=0.05,unverified_resubscribe=0.05,over_suppression=0.05,"
     "unconfirmed_grant=0.05,missing_preference=0.03,identity_conflict=0.03,unmapped_value=0.02,"
-    "quarantined_row=0.02"
+    "quarantined_row=0.02,untimed_denial=0.02"
 )
 SCENARIOS = [
     pytest.param(dict(persons=300, seed=1), id="300-seed1"),
@@ -166,6 +166,8 @@ def test_identity_and_input_accounting_equal_truth(audited: Audited):
 
 
 def test_untimed_deciding_denial_and_a_newer_grant(tmp_path: Path):
+    """DESIGN §5.3 into §6: a timed grant is newer than an untimed deciding denial, so a
+    non-counting one is an unverified re-subscribe (not a gap)."""
     generate_scenario(tmp_path, persons=1_000, seed=8, drift=parse_drift("untimed_denial=0.02"))
     audited = Audited(tmp_path)
     assert (audited.truth["case"] == "untimed_denial").sum() > 0

@@ -25,9 +25,9 @@ from prefsync_audit.generate.drift import DriftRates, parse_drift
 from prefsync_audit.generate.rows import layout
 from prefsync_audit.generate.scenario import (
     MC_NONE,
-    ST_NONE,
     SYSTEMS,
     TW_NONE,
+    Case,
     Clock,
     Scenario,
     new_scenario,
@@ -70,7 +70,7 @@ def _drop_absent(sc: Scenario) -> None:
     if "crm" not in sc.systems:
         sc.crm.present[:] = False
         sc.ads.with_email |= sc.ads.member
-        sc.ads.with_phone &= sc.case == 3  # only ads-only strangers keep a phone hash
+        sc.ads.with_phone &= sc.case == Case.ADS_ONLY  # nothing else links a phone hash
     if "email" not in sc.systems:
         sc.mc.status[:] = MC_NONE
     if "sms" not in sc.systems:
@@ -79,8 +79,6 @@ def _drop_absent(sc: Scenario) -> None:
         sc.help_time = sc.help_time[:0]
     if "ads" not in sc.systems:
         sc.ads.member[:] = False
-    for row in sc.cmp.values():
-        row.status[row.status < 0] = ST_NONE
 
 
 def generate_scenario(

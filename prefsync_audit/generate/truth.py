@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from prefsync_audit.generate._arrays import NA
+from prefsync_audit.generate.identities import PLACEHOLDER_EMAILS
 from prefsync_audit.generate.rows import SystemRows, usable
 from prefsync_audit.generate.scenario import (
     CRM_WEIRD,
@@ -26,6 +27,7 @@ from prefsync_audit.generate.scenario import (
     MC_SUBSCRIBED,
     MC_UNSUBSCRIBED,
     P_NONE,
+    PHONE_STORE,
     ST_PAUSED,
     TW_SLOTS,
     TW_START,
@@ -387,15 +389,15 @@ def _persons(sc: Scenario, rows: dict[str, SystemRows]) -> np.ndarray:
 
 def _ignored_values(sc: Scenario, rows: dict[str, SystemRows]) -> int:
     """Identifier values the audit must leave out of linking: each placeholder email
-    (and its hash), and the shared store phone (and its hash)."""
+    and the shared store phone, each also in hashed form when an audience makes the
+    audit derive hashes of plain values."""
     count = 0
     if "crm" in rows:
-        from prefsync_audit.generate.identities import PLACEHOLDER_EMAILS
-
+        forms = 2 if "ads" in rows else 1
         used = np.unique(sc.crm.placeholder[usable(sc, "crm", "main") & (sc.crm.placeholder >= 0)])
         normalized = {PLACEHOLDER_EMAILS[i].strip().lower() for i in used}
-        count += 2 * len(normalized)
-        store = usable(sc, "crm", "main") & (sc.crm.phone == 2)
+        count += forms * len(normalized)
+        store = usable(sc, "crm", "main") & (sc.crm.phone == PHONE_STORE)
         if store.sum() > sc.max_records_per_value:
-            count += 2
+            count += forms
     return count
