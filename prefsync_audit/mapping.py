@@ -39,6 +39,9 @@ HashProfile = Literal["plain", "google", "meta"]
 #: What a raw value can mean: a state, or ``ignore`` (deliberately no observation).
 StateTarget = Literal["granted", "denied", "unknown", "ignore"]
 
+_KEY_PART = re.compile(r"^(\*|[a-z0-9][a-z0-9_.:-]*)$")
+#: Vocabularies every mapping can name (defined in ``normalize.py``).
+BUILTIN_VOCABULARY_NAMES = ("boolean", "sms_keywords")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -99,6 +102,20 @@ class TimestampSpec(StrictModel):
     """``iso8601``, ``epoch_s``, ``epoch_ms`` or a strftime pattern (``%Y-%m-%d %H:%M:%S``)."""
     timezone: str = "UTC"
     """The zone assumed for values written without an offset."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as "
+                "'UTC' or 'America/New_York')"
+            ) from None
+        return value
 
     @property
     def columns(self) -> list[str]:
@@ -261,6 +278,11 @@ class PreferenceRule(StrictModel):
                 raise ValueError("a signal rule takes a fixed channel and scope")
             return self
         self._check_groups()
+        if self.list is not None and any(
+            isinstance(getattr(self, part), KeyFromColumn)
+            for part in ("purpose", "channel", "scope")
+        ):
+            raise ValueError("a list rule takes its key parts from its items, not from columns")
         if self.list is None and self.purpose is None:
             raise ValueError("'purpose' is required")
         if self.list is not None and self.purpose is None:
@@ -289,7 +311,13 @@ class PreferenceRule(StrictModel):
     @field_validator("purpose", "channel", "scope", mode="before")
     @classmethod
     def _lower_literal(cls, value: object) -> object:
-        return value.strip().lower() if isinstance(value, str) else value
+        if isinstance(value, str) and not value.startswith("param:"):
+            value = value.strip().lower()
+            if not _KEY_PART.match(value):
+                raise ValueError(
+                    f"{value!r} is not a valid key part (lowercase letters, digits, _.:- or *)"
+                )
+        return value
 
 
 _PARAM_REF = re.compile(r"^param:([A-Za-z_][A-Za-z0-9_-]*)$")
@@ -387,6 +415,18 @@ class Mapping(StrictModel):
         if isinstance(value, dict):
             return {kind: spec for kind, spec in value.items() if spec is not None}
         return value
+
+    @model_validator(mode="after")
+    def _vocabularies_exist(self) -> Mapping:
+        known = set(BUILTIN_VOCABULARY_NAMES) | set(self.vocabularies)
+        for index, rule in enumerate(self.preferences):
+            state = rule.state
+            if isinstance(state, StateFromColumn) and state.vocabulary not in (None, *known):
+                raise ValueError(
+                    f"preferences[{index}].state.vocabulary: unknown vocabulary "
+                    f"{state.vocabulary!r} (known: {', '.join(sorted(known))})"
+                )
+        return self
 
     @field_validator("identifiers")
     @classmethod

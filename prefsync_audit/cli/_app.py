@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -64,15 +64,15 @@ def _root(
 
 
 def parse_as_of(value: str | None) -> datetime | None:
+    """``--as-of``: an ISO 8601 time (UTC when no offset is given). Words such as
+    ``now`` are refused: an audit's time must be reproducible."""
     if value is None:
         return None
-    import pandas as pd
-
     try:
-        stamp = pd.Timestamp(value)
+        stamp = datetime.fromisoformat(value.strip())
     except ValueError:
         raise AuditError(f"--as-of: {value!r} is not an ISO 8601 time") from None
-    return (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp).to_pydatetime()
+    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
 
 def main() -> None:
