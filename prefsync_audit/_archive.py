@@ -1,4 +1,4 @@
-"""ZIP archives of exports (Mailchimp's audience export is one).
+"""Compressed exports: ZIP archives (Mailchimp's audience export is one) and gzip.
 
 A system's path that is a ``.zip`` file stands for the data files inside it.
 Each member is named by a *member path*, ``<archive>.zip:<member name>``
@@ -11,19 +11,32 @@ member has an absolute path, a drive letter or a ``..`` part (path traversal),
 or when the data members would expand past :data:`MAX_UNCOMPRESSED_BYTES`
 (a decompression bomb). Members are only ever read into memory, never
 extracted to disk; their declared sizes bound what is read (``zipfile``
-stops at the declared size and checks the CRC).
+stops at the declared size and checks the CRC). An archive of more than
+:data:`MAX_MEMBERS` data files is refused too.
+
+A ``.gz`` file (or member) is decompressed in steps and refused as soon as it
+expands past the same :data:`MAX_UNCOMPRESSED_BYTES`, so a gzip bomb costs
+the limit, never the machine; a truncated or corrupt stream is an error that
+says so, never a partial file read as if it were whole.
 """
 
 from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from prefsync_audit.errors import InputError
 
 #: The most a ZIP's data members may expand to, in total (bytes).
 MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
+
+#: The most data files one archive may hold.
+MAX_MEMBERS = 10_000
+
+#: How much a gzip stream is inflated per step (bytes).
+_GZIP_STEP = 1 << 24
 
 #: Separates the archive from the member in a member path.
 SEPARATOR = ":"
@@ -97,6 +110,11 @@ def archive_members(archive: Path) -> list[Path]:
             f"{archive}: members expand to {total} bytes, more than the limit of "
             f"{MAX_UNCOMPRESSED_BYTES} (a decompression bomb?); the archive is refused"
         )
+    if len(members) > MAX_MEMBERS:
+        raise InputError(
+            f"{archive}: {len(members)} data files, more than the limit of {MAX_MEMBERS}; "
+            "the archive is refused"
+        )
     if not members:
         raise InputError(f"{archive}: no CSV, TSV, JSON, JSONL or Parquet file in the archive")
     return [Path(f"{archive}{SEPARATOR}{name}") for name in sorted(i.filename for i in members)]
@@ -122,3 +140,37 @@ def read_member(archive: Path, name: str) -> bytes:
         except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as exc:
             # RuntimeError: an encrypted member; BadZipFile: a CRC or size mismatch.
             raise InputError(f"{archive}:{name}: cannot read the member ({exc})") from None
+
+
+def gunzip(data: bytes, path: object, limit: int | None = None) -> bytes:
+    """The content of a gzip file (every member of a multi-member file), refused
+    past ``limit`` bytes (default :data:`MAX_UNCOMPRESSED_BYTES`)."""
+    limit = MAX_UNCOMPRESSED_BYTES if limit is None else limit
+    chunks: list[bytes] = []
+    total = 0
+    rest = data
+    while True:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip header and trailer
+        pending = rest
+        while not inflater.eof:
+            try:
+                piece = inflater.decompress(pending, _GZIP_STEP)
+            except zlib.error as exc:
+                raise InputError(f"{path}: not a valid gzip file ({exc})") from None
+            total += len(piece)
+            if total > limit:
+                raise InputError(
+                    f"{path}: expands to more than the limit of {limit} bytes "
+                    "(a decompression bomb?); refused"
+                )
+            chunks.append(piece)
+            pending = inflater.unconsumed_tail
+            if not piece and not pending and not inflater.eof:
+                raise InputError(
+                    f"{path}: not a valid gzip file (truncated: the stream ends after "
+                    f"{total} bytes of data, {len(data)} bytes stored)"
+                )
+        rest = inflater.unused_data
+        # Some tools pad a gzip file with zero bytes; anything else is another member.
+        if not rest.strip(b"\x00"):
+            return b"".join(chunks)

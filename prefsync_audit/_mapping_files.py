@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from prefsync_audit._paths import outside_file
 from prefsync_audit._yaml import KeyPath, LocatedYaml, format_key_path, load_yaml
 from prefsync_audit.errors import ConfigError
 from prefsync_audit.mapping import Mapping, param_references
@@ -121,8 +122,13 @@ def resolve_extends(
     base_dir: Path,
     preset_path: Callable[[str], Path],
     chain: tuple[Path, ...] = (),
+    roots: tuple[Path, ...] | None = None,
 ) -> LocatedData:
-    """Merge ``located`` onto the mapping it extends (and that one onto its parent…)."""
+    """Merge ``located`` onto the mapping it extends (and that one onto its parent…).
+
+    ``roots``: the folders a referenced file must resolve into (after ``..`` and
+    symlinks); ``None`` allows any place.
+    """
     reference = located.data.get("extends") if isinstance(located.data, dict) else None
     if reference is None:
         return located
@@ -137,6 +143,9 @@ def resolve_extends(
         path = path.resolve()
     except ConfigError as exc:
         raise located.error(("extends",), str(exc)) from None
+    outside = outside_file(reference, path, roots) if roots is not None else None
+    if outside:
+        raise located.error(("extends",), outside)
     if path in chain:
         names = " → ".join(p.name for p in (*chain, path))
         raise located.error(("extends",), f"extends itself ({names})")
@@ -147,7 +156,9 @@ def resolve_extends(
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
         raise doc.error((), "a mapping is a YAML mapping of keys")
-    parent = resolve_extends(LocatedData.from_doc(doc), path.parent, preset_path, (*chain, path))
+    parent = resolve_extends(
+        LocatedData.from_doc(doc), path.parent, preset_path, (*chain, path), roots
+    )
     return merge(parent, located)
 
 
@@ -228,19 +239,21 @@ def build_mapping(
     base_dir: Path,
     preset_path: Callable[[str], Path],
     source: Path | None = None,
+    roots: tuple[Path, ...] | None = None,
 ) -> Mapping:
     """Resolve ``extends``, check ``params`` and validate: the finished mapping.
 
     ``source``: the mapping's own file, when it has one (so a chain leading back
-    to it is caught). Raises :class:`ConfigError` with every problem found, each
-    located.
+    to it is caught). ``roots``: the folders files it extends must lie in
+    (``None``: anywhere). Raises :class:`ConfigError` with every problem found,
+    each located.
     """
     if not isinstance(located.data, dict):
         raise located.error((), "a mapping is a YAML mapping of keys")
     own_params = located.data.get("params")
     own = set(own_params) if isinstance(own_params, dict) else set()
     chain = (source.resolve(),) if source else ()
-    merged = resolve_extends(located, base_dir, preset_path, chain)
+    merged = resolve_extends(located, base_dir, preset_path, chain, roots)
     problems = check_params(merged, own)
     if problems:
         raise ConfigError(problems[0], problems)

@@ -23,6 +23,7 @@ from prefsync_audit._mapping_files import (
     validation_problems,
 )
 from prefsync_audit._model import Duration, PreferenceKey, StrictModel, parse_duration
+from prefsync_audit._paths import outside_export, outside_file, resolved
 from prefsync_audit._yaml import LocatedYaml, load_yaml
 from prefsync_audit.errors import ConfigError
 from prefsync_audit.mapping import Mapping
@@ -180,6 +181,9 @@ class AuditConfig(StrictModel):
     base_dir: Path = Field(default=Path("."), exclude=True)
     source: Path | None = Field(default=None, exclude=True)
     sha256: str | None = Field(default=None, exclude=True)
+    allow_outside_paths: bool = Field(default=False, exclude=True)
+    """Set by ``--allow-outside-paths``: files outside ``base_dir`` may be read
+    (never by the YAML, which cannot vouch for itself)."""
 
     @field_validator("version")
     @classmethod
@@ -232,9 +236,10 @@ def preset_path(name: str) -> Path:
     return path
 
 
-def load_mapping(reference: str, base_dir: Path) -> Mapping:
+def load_mapping(reference: str, base_dir: Path, roots: tuple[Path, ...] | None = None) -> Mapping:
     """Load a mapping by file path (relative to ``base_dir``) or ``preset:NAME``,
-    resolving its ``extends`` chain and ``params``."""
+    resolving its ``extends`` chain and ``params``. ``roots``: the folders every
+    file of the chain must lie in (``None``: anywhere)."""
     if reference.startswith(PRESET_PREFIX):
         path = preset_path(reference.removeprefix(PRESET_PREFIX))
     else:
@@ -242,16 +247,47 @@ def load_mapping(reference: str, base_dir: Path) -> Mapping:
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
         raise doc.error((), "a mapping is a YAML mapping of keys")
-    return build_mapping(LocatedData.from_doc(doc), path.parent, preset_path, path)
+    return build_mapping(LocatedData.from_doc(doc), path.parent, preset_path, path, roots)
 
 
-def load_inline_mapping(doc: LocatedYaml, where: tuple, base_dir: Path) -> Mapping:
+def load_inline_mapping(
+    doc: LocatedYaml, where: tuple, base_dir: Path, roots: tuple[Path, ...] | None = None
+) -> Mapping:
     """Validate a mapping written inside a config (at key path ``where``)."""
-    return build_mapping(LocatedData.from_doc(doc, where), base_dir, preset_path)
+    return build_mapping(LocatedData.from_doc(doc, where), base_dir, preset_path, roots=roots)
 
 
-def load_config(path: str | Path) -> AuditConfig:
+def _outside_paths(systems: dict[str, Any], doc: LocatedYaml, base_dir: Path) -> list[str]:
+    """Export paths of the config that read files outside its folder, each located."""
+    problems = []
+    for name, system in systems.items():
+        paths = system.get("paths") if isinstance(system, dict) else None
+        entries = [paths] if isinstance(paths, str) else paths
+        if not isinstance(entries, list):
+            continue
+        for i, pattern in enumerate(entries):
+            if not isinstance(pattern, str):
+                continue
+            where = (
+                ("systems", name, "paths")
+                if isinstance(paths, str)
+                else ("systems", name, "paths", i)
+            )
+            if not pattern.strip():
+                problems.append(str(doc.error(where, "an empty path")))
+                continue
+            outside = outside_export(pattern, base_dir)
+            if outside:
+                problems.append(str(doc.error(where, outside)))
+    return problems
+
+
+def load_config(path: str | Path, allow_outside_paths: bool = False) -> AuditConfig:
     """Load and validate an audit config and every mapping it names.
+
+    Every file the config names (exports, mapping files, what they ``extends``)
+    must resolve into the config's folder, after ``..`` and symlinks, unless
+    ``allow_outside_paths`` (``--allow-outside-paths``); presets are always allowed.
 
     Raises :class:`ConfigError` with every problem found, each naming file,
     key path and line.
@@ -263,19 +299,31 @@ def load_config(path: str | Path) -> AuditConfig:
     data = dict(doc.data)
     problems: list[str] = []
     failed_mappings: list[str] = []
+    roots = None if allow_outside_paths else (resolved(path.parent), resolved(presets_dir()))
     systems = data.get("systems")
     if isinstance(systems, dict):
         systems = {name: dict(s) if isinstance(s, dict) else s for name, s in systems.items()}
+        if roots is not None:
+            problems += _outside_paths(systems, doc, path.parent)
         for name, system in systems.items():
             if not isinstance(system, dict):
                 continue
             mapping = system.get("mapping")
             try:
+                outside = (
+                    outside_file(mapping, path.parent / mapping, roots)
+                    if isinstance(mapping, str)
+                    and roots is not None
+                    and not mapping.startswith(PRESET_PREFIX)
+                    else None
+                )
+                if outside:
+                    raise doc.error(("systems", name, "mapping"), outside)
                 if isinstance(mapping, str):
-                    system["mapping"] = load_mapping(mapping, path.parent)
+                    system["mapping"] = load_mapping(mapping, path.parent, roots)
                 elif isinstance(mapping, dict):
                     where = ("systems", name, "mapping")
-                    system["mapping"] = load_inline_mapping(doc, where, path.parent)
+                    system["mapping"] = load_inline_mapping(doc, where, path.parent, roots)
             except ConfigError as exc:
                 problems += exc.problems
                 failed_mappings.append(f"systems.{name}.mapping")
@@ -293,7 +341,12 @@ def load_config(path: str | Path) -> AuditConfig:
         raise ConfigError(problems[0], problems)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return config.model_copy(
-        update={"base_dir": path.parent.resolve(), "source": path, "sha256": digest}
+        update={
+            "base_dir": path.parent.resolve(),
+            "source": path,
+            "sha256": digest,
+            "allow_outside_paths": allow_outside_paths,
+        }
     )
 
 

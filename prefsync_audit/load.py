@@ -13,28 +13,44 @@ an array column (see :func:`explode_frame`).
 
 from __future__ import annotations
 
-import csv
-import gzip
 import hashlib
-import io
 import json
 import re
-import zlib
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from prefsync_audit._archive import archive_members, is_archive, read_member, split_member
+from prefsync_audit._archive import (
+    MAX_UNCOMPRESSED_BYTES,
+    archive_members,
+    gunzip,
+    is_archive,
+    read_member,
+    split_member,
+)
+from prefsync_audit._delimited import read_delimited, unique_names
+from prefsync_audit._frames import (
+    ROW,
+    cell_problems,
+    check_names,
+    data_row_numbers,
+    screen_table,
+    split_bad,
+    text_frame,
+)
 from prefsync_audit.errors import InputError
 from prefsync_audit.mapping import FileFormat, Mapping
 
-#: The provenance column every loaded frame carries: the 1-based data row.
-ROW = "__row"
+#: The most cells (rows × leaf columns) a Parquet file may decode to: Parquet
+#: compresses repeated values so well that a small file can stand for billions.
+MAX_PARQUET_CELLS = 500_000_000
+
+__all__ = ["ROW", "RawTable", "load_file", "resolve_paths"]
 
 _EXTENSIONS: dict[str, FileFormat] = {
     ".csv": "csv",
@@ -65,6 +81,17 @@ class RawTable:
     """Rows the reader could not use: ``__row`` and ``reason``."""
 
 
+def _glob(pattern: str, base_dir: Path) -> list[Path]:
+    """Files matching a glob; an absolute pattern globs from its own root."""
+    if Path(pattern).is_absolute():
+        anchor = Path(Path(pattern).anchor)
+        base_dir, pattern = anchor, str(Path(pattern).relative_to(anchor))
+    try:
+        return sorted(p for p in base_dir.glob(pattern) if p.is_file())
+    except (OSError, ValueError, NotImplementedError) as exc:
+        raise InputError(f"{base_dir / pattern}: cannot list the files it matches: {exc}") from None
+
+
 def resolve_paths(patterns: list[str], base_dir: Path, system: str) -> list[Path]:
     """Expand the system's path patterns (globs allowed), in a stable order.
 
@@ -73,9 +100,11 @@ def resolve_paths(patterns: list[str], base_dir: Path, system: str) -> list[Path
     """
     found: list[Path] = []
     for pattern in patterns:
+        if not pattern.strip():
+            raise InputError(f"systems.{system}.paths: an empty path")
         candidate = base_dir / pattern
         if any(ch in pattern for ch in "*?["):
-            matches = sorted(p for p in base_dir.glob(pattern) if p.is_file())
+            matches = _glob(pattern, base_dir)
             if not matches:
                 raise InputError(f"systems.{system}.paths: no file matches {pattern!r}")
             found += matches
@@ -120,14 +149,12 @@ def stored_bytes(path: Path) -> bytes:
 
 
 def read_bytes(path: Path, data: bytes | None = None) -> bytes:
-    """The file's content (``data``, if already read), gunzipped when it ends in ``.gz``."""
+    """The file's content (``data``, if already read), gunzipped when it ends in ``.gz``
+    (refused past :data:`~prefsync_audit._archive.MAX_UNCOMPRESSED_BYTES`)."""
     if data is None:
         data = stored_bytes(path)
     if path.suffix.lower() == ".gz":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise InputError(f"{path}: not a valid gzip file ({exc})") from None
+        data = gunzip(data, path, MAX_UNCOMPRESSED_BYTES)
     return data
 
 
@@ -140,15 +167,17 @@ def load_file(path: Path, mapping: Mapping, system: str, display: Path) -> RawTa
     raw = stored_bytes(path)
     digest = hashlib.sha256(raw).hexdigest()
     data = read_bytes(path, raw)
+    del raw
     fmt = detect_format(path, mapping)
     if fmt in ("csv", "tsv"):
-        frame, bad = _read_delimited(data, path, mapping, fmt)
+        frame, bad = read_delimited(data, path, mapping.csv, tsv=fmt == "tsv")
     elif fmt == "json":
         frame, bad = _read_json(data, path, mapping)
     elif fmt == "jsonl":
-        frame, bad = _read_jsonl(data, path, mapping)
+        frame, bad = _read_jsonl(data, path)
     else:
         frame, bad = _read_parquet(data, path)
+    del data
     if mapping.explode:
         frame, not_arrays = explode_frame(frame, mapping.explode)
         bad = sorted(bad + not_arrays)
@@ -169,108 +198,19 @@ def _file_name(path: Path) -> str:
     return Path(member[1]).name if member else path.name
 
 
-def _number_rows(frame: pd.DataFrame, bad_numbers: list[int]) -> pd.DataFrame:
-    """Give each good row its data-row number, counting the bad rows in between."""
-    total = len(frame) + len(bad_numbers)
-    good = sorted(set(range(1, total + 1)) - set(bad_numbers)) if bad_numbers else None
-    frame.insert(0, ROW, good if good is not None else range(1, total + 1))
-    return frame
+def _bytes_text(value: bytes) -> str:
+    """Bytes from a binary Parquet column: UTF-8 text as such, other bytes escaped
+    (``\\xff``; a NUL byte stays one, so its row is quarantined)."""
+    return value.decode("utf-8", errors="backslashreplace")
 
 
-def _decode(data: bytes, encoding: str, path: Path) -> str:
-    try:
-        return data.decode(
-            "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
-        )
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise InputError(f"{path}: cannot decode as {encoding}: {exc}") from None
-
-
-def _header(data: bytes, path: Path, delimiter: str, quotechar: str, encoding: str) -> list[str]:
-    head = _decode(data[: 1 << 16], encoding, path) if len(data) <= 1 << 16 else None
-    if head is None:
-        # Decode a prefix leniently: only the first line matters here.
-        head = data[: 1 << 16].decode(encoding, errors="ignore").lstrip("\ufeff")
-    rows = csv.reader(io.StringIO(head), delimiter=delimiter, quotechar=quotechar)
-    header = next(rows, None)
-    if not header or all(not name.strip() for name in header):
-        raise InputError(f"{path}: empty file (no header row)")
-    return header
-
-
-def _unique_names(names: list[str]) -> list[str]:
-    """Repeated column names (Customer Match repeats ``Email``) become ``Email#2``…"""
-    seen: dict[str, int] = {}
-    unique = []
-    for name in names:
-        name = name.strip()
-        seen[name] = seen.get(name, 0) + 1
-        unique.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
-    return unique
-
-
-def _read_delimited(
-    data: bytes, path: Path, mapping: Mapping, fmt: FileFormat
-) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
-    options = mapping.csv
-    delimiter = "\t" if fmt == "tsv" and options.delimiter == "," else options.delimiter
-    encoding = options.encoding
-    names = _unique_names(_header(data, path, delimiter, options.quotechar, encoding))
-    if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
-        data = _decode(data, encoding, path).encode("utf-8")
-    elif data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-
-    def read(use_threads: bool) -> tuple[pa.Table, list[tuple[int | None, str]]]:
-        bad: list[tuple[int | None, str]] = []
-
-        def on_invalid(row: Any) -> str:
-            bad.append(
-                (row.number, f"expected {row.expected_columns} columns, found {row.actual_columns}")
-            )
-            return "skip"
-
-        table = pa_csv.read_csv(
-            io.BytesIO(data),
-            read_options=pa_csv.ReadOptions(
-                use_threads=use_threads,
-                column_names=names,
-                skip_rows=1,
-                block_size=1 << 22,
-            ),
-            parse_options=pa_csv.ParseOptions(
-                delimiter=delimiter,
-                quote_char=options.quotechar,
-                newlines_in_values=True,
-                invalid_row_handler=on_invalid,
-            ),
-            convert_options=pa_csv.ConvertOptions(
-                column_types={name: pa.string() for name in names},
-                strings_can_be_null=True,
-                null_values=[""],
-            ),
-        )
-        return table, bad
-
-    try:
-        table, bad = read(use_threads=True)
-        if bad:
-            # Parallel reading cannot number bad rows; read again in one thread.
-            table, bad = read(use_threads=False)
-    except (pa.ArrowInvalid, pa.ArrowException) as exc:
-        message = str(exc).splitlines()[0]
-        raise InputError(f"{path}: cannot parse as {fmt.upper()}: {message}") from None
-    # Row numbers from pyarrow count the header as row 1.
-    bad_rows = [(int(number) - 1, reason) for number, reason in bad]
-    frame = _to_text_frame(table)
-    return _number_rows(frame, [n for n, _ in bad_rows]), bad_rows
-
-
-def _to_text_frame(table: pa.Table) -> pd.DataFrame:
-    frame = table.to_pandas()
-    for column in frame.columns:
-        frame[column] = frame[column].astype("object").where(frame[column].notna(), None)
-    return frame
+def _json_default(value: Any) -> str:
+    """Values JSON has no type for (bytes, times, decimals from Parquet) as text."""
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return _bytes_text(value)
+    return str(value)
 
 
 def _scalar_text(value: Any) -> str | None:
@@ -278,8 +218,10 @@ def _scalar_text(value: Any) -> str | None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, bytes):
+        return _bytes_text(value)
+    if isinstance(value, list | dict | tuple):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=_json_default)
     return str(value)
 
 
@@ -292,27 +234,61 @@ def _flatten(record: dict[str, Any], prefix: str, out: dict[str, str | None]) ->
             out[name] = _scalar_text(value)
 
 
+def _record_fields(record: Any) -> dict[str, str | None] | str:
+    """One JSON record's columns, or the reason it cannot be a row."""
+    if not isinstance(record, dict):
+        return "record is not a JSON object"
+    flat: dict[str, str | None] = {}
+    try:
+        _flatten(record, "", flat)
+    except (RecursionError, ValueError):
+        # ValueError: an integer past Python's digit limit.
+        return "record is nested too deeply or holds an oversized number"
+    for value in flat.values():
+        problem = cell_problems(value)
+        if problem:
+            return problem
+    return flat
+
+
 def _records_frame(records: list[tuple[int, Any]], path: Path) -> tuple[pd.DataFrame, list]:
     rows, numbers, bad = [], [], []
     for number, record in records:
-        if not isinstance(record, dict):
-            bad.append((number, "record is not a JSON object"))
+        fields = _record_fields(record)
+        if isinstance(fields, str):
+            bad.append((number, fields))
             continue
-        flat: dict[str, str | None] = {}
-        _flatten(record, "", flat)
-        rows.append(flat)
+        rows.append(fields)
         numbers.append(number)
     frame = pd.DataFrame(rows, dtype="object")
+    check_names([str(c) for c in frame.columns], str(path))
     frame = frame.where(frame.notna(), None)
     frame.insert(0, ROW, pd.Series(numbers, dtype="int64"))
     return frame, bad
 
 
+def _json_text(data: bytes, path: Path) -> str:
+    """The document as text: UTF-8 (with or without a byte-order mark), UTF-16 or
+    UTF-32, as JSON allows (RFC 8259 reads only UTF-8, but exports vary)."""
+    encoding = json.detect_encoding(data)
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(
+            f"{path}: line {line}: byte 0x{data[exc.start]:02x} is not valid {encoding}"
+        ) from None
+
+
 def _read_json(data: bytes, path: Path, mapping: Mapping) -> tuple[pd.DataFrame, list]:
     try:
-        document = json.loads(_decode(data, "utf-8", path))
+        document = json.loads(_json_text(data, path))
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    except (RecursionError, ValueError):
+        raise InputError(
+            f"{path}: the JSON is nested too deeply or holds an oversized number"
+        ) from None
     records_path = mapping.json_records.records_path
     if records_path:
         for part in records_path.split("."):
@@ -325,10 +301,10 @@ def _read_json(data: bytes, path: Path, mapping: Mapping) -> tuple[pd.DataFrame,
     return _records_frame(list(enumerate(document, start=1)), path)
 
 
-def _read_jsonl(data: bytes, path: Path, mapping: Mapping) -> tuple[pd.DataFrame, list]:
+def _read_jsonl(data: bytes, path: Path) -> tuple[pd.DataFrame, list]:
     records: list[tuple[int, Any]] = []
     bad: list[tuple[int, str]] = []
-    text = _decode(data, "utf-8", path)
+    text = _json_text(data, path)
     number = 0
     for line in text.splitlines():
         if not line.strip():
@@ -338,28 +314,50 @@ def _read_jsonl(data: bytes, path: Path, mapping: Mapping) -> tuple[pd.DataFrame
             records.append((number, json.loads(line)))
         except json.JSONDecodeError as exc:
             bad.append((number, f"invalid JSON: {exc.msg}"))
+        except (RecursionError, ValueError):
+            bad.append((number, "JSON nested too deeply or holding an oversized number"))
     frame, not_objects = _records_frame(records, path)
     return frame, sorted(bad + not_objects)
 
 
-def _read_parquet(data: bytes, path: Path) -> tuple[pd.DataFrame, list]:
+def _parquet_table(data: bytes, path: Path) -> pa.Table:
+    """The file's table, refused before decoding when it would decode to more than
+    :data:`MAX_PARQUET_CELLS` cells or :data:`MAX_UNCOMPRESSED_BYTES` bytes."""
     try:
-        table = pq.read_table(pa.BufferReader(data))
+        parquet = pq.ParquetFile(pa.BufferReader(data))
+        meta = parquet.metadata
+        cells = meta.num_rows * max(meta.num_columns, 1)
+        size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        if cells > MAX_PARQUET_CELLS or size > MAX_UNCOMPRESSED_BYTES:
+            raise InputError(
+                f"{path}: {meta.num_rows} rows × {meta.num_columns} columns "
+                f"({size} bytes decoded), more than the limit of {MAX_PARQUET_CELLS} cells "
+                f"or {MAX_UNCOMPRESSED_BYTES} bytes; refused"
+            )
+        return parquet.read()
     except (pa.ArrowException, OSError) as exc:
         raise InputError(f"{path}: cannot read Parquet: {exc}") from None
+
+
+def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+    if not (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)):
+        try:
+            return column.cast(pa.string())
+        except pa.ArrowException:
+            pass
+    return pa.array([_scalar_text(v) for v in column.to_pylist()], pa.string())
+
+
+def _read_parquet(data: bytes, path: Path) -> tuple[pd.DataFrame, list]:
+    table = _parquet_table(data, path)
     while any(pa.types.is_struct(f.type) for f in table.schema):
         table = table.flatten()
-    columns = {}
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
-            columns[name] = pa.array([_scalar_text(v) for v in column.to_pylist()], pa.string())
-        else:
-            try:
-                columns[name] = column.cast(pa.string())
-            except pa.ArrowException:
-                columns[name] = pa.array([_scalar_text(v) for v in column.to_pylist()], pa.string())
-    frame = _to_text_frame(pa.table(columns) if columns else table)
-    return _number_rows(frame, []), []
+    names = unique_names(table.column_names)
+    check_names(names, str(path))
+    table = pa.Table.from_arrays([_as_text(column) for column in table.columns], names=names)
+    numbers = data_row_numbers(table.num_rows, [])
+    table, numbers, bad = split_bad(table, numbers, screen_table(table))
+    return text_frame(table, numbers), bad
 
 
 def _element_fields(element: Any, column: str) -> dict[str, str | None] | None:
@@ -379,13 +377,17 @@ def _parse_array(text: str | None, column: str) -> list[dict[str, str | None]] |
         return [{}]
     try:
         value = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
+        # ValueError: not JSON, or an integer past Python's digit limit.
         return f"{column} is not a JSON array"
     if isinstance(value, dict):
         value = [value]
     if not isinstance(value, list):
         return f"{column} is not a JSON array"
-    rows = [_element_fields(element, column) for element in value]
+    try:
+        rows = [_element_fields(element, column) for element in value]
+    except (RecursionError, ValueError):
+        return f"{column} is nested too deeply"
     if any(row is None for row in rows):
         return f"{column} holds an array inside an array"
     return rows or [{}]  # type: ignore[return-value]

@@ -11,10 +11,12 @@ from prefsync_audit.load import load_file, resolve_paths
 from prefsync_audit.mapper import map_file
 
 
-def validate_config(path: str | Path) -> tuple[AuditConfig | None, list[str]]:
+def validate_config(
+    path: str | Path, allow_outside_paths: bool = False
+) -> tuple[AuditConfig | None, list[str]]:
     """The loaded config (if it loads) and every problem found."""
     try:
-        config = load_config(path)
+        config = load_config(path, allow_outside_paths=allow_outside_paths)
     except ConfigError as exc:
         return None, exc.problems
     problems: list[str] = []

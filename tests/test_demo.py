@@ -18,6 +18,8 @@ from prefsync_audit import run_audit
 
 DEMO = Path(__file__).parent.parent / "sample_exports" / "retail"
 CONFIG = DEMO / "audit.yaml"
+#: The sixth source's label: the app's account-settings table, read from a SQLite file.
+ACCOUNT_SOURCE = "sqlite:///exports/account_preferences.sqlite#account_preferences"
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +33,10 @@ def test_counts_per_kind(result):
         "missing_preference": 3,
         "over_suppression": 3,
         "pending_sync": 5,
-        "suppression_gap": 14,
+        "suppression_gap": 15,
         "unconfirmed_grant": 1,
         "unmapped_value": 2,
-        "unverified_resubscribe": 1,
+        "unverified_resubscribe": 2,
     }
 
 
@@ -58,6 +60,7 @@ def test_gaps_per_system(result):
         "sms": 2,
         "cmp": 2,
         "analytics": 1,
+        "account": 1,
     }
 
 
@@ -73,6 +76,7 @@ def test_input_accounting(result):
         "exports/mailchimp/cleaned_email_audience_export_3f2a.csv": (3, 3, 0, 0),
         "exports/cmp_banner_log.jsonl": (84, 83, 1, 0),
         "exports/analytics_users.jsonl": (62, 62, 0, 0),
+        ACCOUNT_SOURCE: (40, 40, 0, 0),
     }
     columns = ["rows_read", "rows_mapped", "rows_quarantined", "rows_ignored"]
     actual = {path: tuple(int(v) for v in inputs.loc[path, columns]) for path in expected}
@@ -82,7 +86,7 @@ def test_input_accounting(result):
 
 def test_identity(result):
     assert result.identity["persons"] == 325
-    assert result.identity["records"] == 1611
+    assert result.identity["records"] == 1651
     by_system = {
         name: (entry["records"], entry["persons"])
         for name, entry in result.identity["by_system"].items()
@@ -95,6 +99,7 @@ def test_identity(result):
         "ads": (93, 93),
         "banner": (83, 69),
         "analytics": (62, 62),
+        "account": (40, 40),
     }
     ignored = result.resolution.ignored_values
     # The shared placeholder email (and its hash) is never used to link.
@@ -195,6 +200,64 @@ def test_readme_demo_command_exit_code_and_summary(tmp_path):
     assert done.returncode == 1  # the demo's thresholds fail on purpose
     assert "Status: FAIL" in done.stdout
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["findings"] == 30
+    assert summary["findings"] == 32
     assert summary["quarantine"]["rows"] == 3
     assert summary["unmapped_values"]["rows"] == 2
+
+
+def test_account_table_is_read_from_its_database(result):
+    """The app's settings table: two planted findings (D36, D37), provenance of the query."""
+    account = result.findings[result.findings["system"] == "account"]
+    rows = account.set_index("kind")
+    gap, resubscribe = rows.loc["suppression_gap"], rows.loc["unverified_resubscribe"]
+    assert (gap["purpose"], gap["channel"], gap["deciding_system"]) == ("marketing", "email", "cmp")
+    assert gap["deciding_at"] == pd.Timestamp("2026-01-10T01:58:42Z")
+    assert gap["system_updated_at"] == pd.Timestamp("2025-12-08T20:45:35Z")
+    assert (resubscribe["channel"], resubscribe["deciding_system"]) == ("sms", "sms")
+    assert resubscribe["system_updated_at"] == pd.Timestamp("2026-01-30T07:42:59Z")
+    assert set(account["source_file"]) == {ACCOUNT_SOURCE}
+
+
+def test_account_provenance_in_summary(result):
+    import hashlib
+
+    from prefsync_audit.report.summary import build_summary
+
+    summary = build_summary(result)
+    query = 'SELECT * FROM account_preferences ORDER BY "customer_number"'
+    assert summary["databases"] == [
+        {
+            "system": "account",
+            "url": "sqlite:///exports/account_preferences.sqlite",
+            "table": "account_preferences",
+            "query": query,
+            "query_sha256": hashlib.sha256(query.encode()).hexdigest(),
+            "rows_read": 40,
+        }
+    ]
+    entry = next(i for i in summary["inputs"] if i["system"] == "account")
+    assert (entry["path"], entry["sha256"]) == (
+        ACCOUNT_SOURCE,
+        summary["databases"][0]["query_sha256"],
+    )
+
+
+def test_account_database_rebuilds_the_same(tmp_path, monkeypatch):
+    """make_account_db.py derives the table from the other exports, deterministically
+    (compared as SQL: the file's header records the SQLite version that wrote it)."""
+    import importlib.util
+    import sqlite3
+
+    spec = importlib.util.spec_from_file_location("make_account_db", DEMO / "make_account_db.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "TARGET", tmp_path / "account_preferences.sqlite")
+    module.write(module.rows())
+
+    def dump(path):
+        with sqlite3.connect(path) as db:
+            return list(db.iterdump())
+
+    assert dump(tmp_path / "account_preferences.sqlite") == dump(
+        DEMO / "exports" / "account_preferences.sqlite"
+    )

@@ -61,7 +61,10 @@ def test_latin1(tmp_path, make_mapping):
 def test_wrong_encoding_is_an_input_error(tmp_path, make_mapping):
     path = tmp_path / "crm.csv"
     path.write_bytes("Email,Name\na@x.com,José\n".encode("latin-1"))
-    with pytest.raises(InputError, match=r"crm\.csv: cannot decode as utf-8"):
+    with pytest.raises(
+        InputError,
+        match=r"crm\.csv: line 2: byte 0xe9 cannot be decoded as utf-8; set csv\.encoding",
+    ):
         load(path, make_mapping())
 
 
@@ -359,3 +362,153 @@ def test_bad_row_numbers_across_read_blocks(tmp_path, make_mapping):
     around = table.frame[table.frame[ROW].between(140_000, 140_002)]
     assert around["Email"].tolist() == ["user139999@example.com", "user140001@example.com"]
     assert table.frame.loc[table.frame[ROW] == 11, "Note"].tolist() == ["two\nlines"]
+
+
+# --- Hostile and broken input at the loader (the CLI-level cases are in test_corpus.py) ---
+
+
+def test_a_stray_quote_inside_a_value_is_text(tmp_path, make_mapping):
+    path = tmp_path / "crm.csv"
+    path.write_text('Email,Note\na@x.com,tr"ue\nb@x.com,ok\n')
+    table = load(path, make_mapping())
+    assert table.frame["Note"].tolist() == ['tr"ue', "ok"]
+    assert table.bad_rows.empty
+
+
+def test_escaped_quotes_and_quoted_newlines_are_not_unterminated(tmp_path, make_mapping):
+    path = tmp_path / "crm.csv"
+    path.write_text('Email,Note\na@x.com,"say ""hi""\nthere"\nb@x.com,"a,b"""\n')
+    table = load(path, make_mapping())
+    assert table.frame["Note"].tolist() == ['say "hi"\nthere', 'a,b"']
+
+
+def test_unterminated_quote_names_the_line_it_opens_on(tmp_path, make_mapping):
+    path = tmp_path / "crm.csv"
+    path.write_text('Email,Note\na@x.com,ok\nb@x.com,x"y\nc@x.com,"open\nd@x.com,z\n')
+    with pytest.raises(InputError, match=r"crm\.csv: line 4: a quoted field opens here"):
+        load(path, make_mapping())
+
+
+def test_unterminated_quote_in_a_tsv(tmp_path, make_mapping):
+    path = tmp_path / "crm.tsv"
+    path.write_text('Email\tNote\na@x.com\t"open\nb@x.com\tz\n')
+    with pytest.raises(InputError, match=r"crm\.tsv: line 2: a quoted field opens here"):
+        load(path, make_mapping())
+
+
+def test_a_long_field_under_the_limit_is_read(tmp_path, make_mapping):
+    path = tmp_path / "crm.csv"
+    path.write_text("Email,Note\na@x.com," + "n" * 200_000 + "\n")
+    table = load(path, make_mapping())
+    assert len(table.frame.loc[0, "Note"]) == 200_000
+    assert table.bad_rows.empty
+
+
+def test_long_and_nul_values_are_bad_rows_with_data_row_numbers(tmp_path, make_mapping):
+    path = tmp_path / "crm.csv"
+    lines = ["Email,Note", "a@x.com,1", "b@x.com,2,extra", "c@x.com," + "x" * 300_000]
+    lines += ["d@x.com,n\x00ul", "e@x.com,5"]
+    path.write_text("\n".join(lines) + "\n")
+    table = load(path, make_mapping())
+    assert bad(table) == [
+        {ROW: 2, "reason": "expected 2 columns, found 3"},
+        {ROW: 3, "reason": "a value is longer than 262144 bytes"},
+        {ROW: 4, "reason": "a value holds a NUL byte"},
+    ]
+    assert table.frame[ROW].tolist() == [1, 5]
+    assert table.rows_read == 5
+
+
+def test_old_mac_line_endings(tmp_path, make_mapping):
+    path = tmp_path / "crm.csv"
+    path.write_bytes(b"Email,N\ra@x.com,1\rb@x.com,2\r")
+    assert rows(load(path, make_mapping())) == [
+        {ROW: 1, "Email": "a@x.com", "N": "1"},
+        {ROW: 2, "Email": "b@x.com", "N": "2"},
+    ]
+
+
+def test_header_longer_than_the_first_read_block(tmp_path, make_mapping):
+    names = ["Email"] + [f"column_with_a_long_name_{i:05d}" for i in range(5000)]
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(names) + "\n" + ",".join(["a@x.com"] + ["v"] * 5000) + "\n")
+    table = load(path, make_mapping())
+    assert list(table.frame.columns) == [ROW, *names]
+    assert table.bad_rows.empty
+
+
+def test_equal_values_share_one_object(tmp_path, make_mapping):
+    path = tmp_path / "crm.csv"
+    path.write_text("Email,Flag\n" + "".join(f"u{i}@x.com,true\n" for i in range(1000)))
+    flags = load(path, make_mapping()).frame["Flag"]
+    assert len({id(value) for value in flags}) == 1
+
+
+def test_json_in_utf16_is_read(tmp_path, make_mapping):
+    path = tmp_path / "cdp.json"
+    path.write_bytes(json.dumps([{"Email": "a@x.com"}]).encode("utf-16"))
+    assert rows(load(path, make_mapping())) == [{ROW: 1, "Email": "a@x.com"}]
+
+
+def test_json_values_with_nul_or_past_the_limit_are_bad_rows(tmp_path, make_mapping):
+    path = tmp_path / "events.jsonl"
+    records = [
+        {"Email": "a@x.com"},
+        {"Email": "b\u0000@x.com"},
+        {"Email": "c@x.com", "n": "x" * 300_000},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    table = load(path, make_mapping())
+    assert bad(table) == [
+        {ROW: 2, "reason": "a value holds a NUL byte"},
+        {ROW: 3, "reason": "a value is longer than 262144 bytes"},
+    ]
+
+
+def test_exploded_array_nested_too_deeply_is_a_bad_row(tmp_path, make_mapping):
+    path = tmp_path / "profiles.jsonl"
+    deep = "[" * 3000 + "]" * 3000
+    lines = [
+        json.dumps({"Email": "a@x.com", "subs": "[1]"}),
+        json.dumps({"Email": "b", "subs": deep}),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    table = load(path, make_mapping(explode="subs"))
+    assert bad(table) == [{ROW: 2, "reason": "subs is not a JSON array"}]
+
+
+def test_gzipped_member_of_a_zip(tmp_path, make_mapping):
+    import zipfile
+
+    archive = tmp_path / "audience.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("members.csv.gz", gzip.compress(b"Email\na@x.com\n"))
+    (member,) = resolve_paths(["audience.zip"], tmp_path, "crm")
+    assert rows(load(member, make_mapping())) == [{ROW: 1, "Email": "a@x.com"}]
+
+
+def test_multi_member_gzip_is_read_whole(tmp_path, make_mapping):
+    path = tmp_path / "crm.csv.gz"
+    path.write_bytes(gzip.compress(b"Email\na@x.com\n") + gzip.compress(b"b@x.com\n"))
+    assert load(path, make_mapping()).frame["Email"].tolist() == ["a@x.com", "b@x.com"]
+
+
+def test_parquet_with_binary_text_and_duplicate_names(tmp_path, make_mapping):
+    path = tmp_path / "audience.parquet"
+    table = pa.Table.from_arrays(
+        [pa.array([b"a@x.com"], pa.binary()), pa.array(["x"]), pa.array(["y"])],
+        names=["Email", "Note", "Note"],
+    )
+    pq.write_table(table, path)
+    assert rows(load(path, make_mapping())) == [
+        {ROW: 1, "Email": "a@x.com", "Note": "x", "Note#2": "y"}
+    ]
+
+
+def test_resolve_paths_absolute_glob_and_empty_path(tmp_path):
+    (tmp_path / "a.csv").write_text("x\n")
+    assert resolve_paths([str(tmp_path / "*.csv")], tmp_path / "elsewhere", "crm") == [
+        tmp_path / "a.csv"
+    ]
+    with pytest.raises(InputError, match=r"systems\.crm\.paths: an empty path"):
+        resolve_paths([" "], tmp_path, "crm")

@@ -91,8 +91,9 @@ def run(
         str | None,
         typer.Option(
             "--history",
-            help="Record the run in this SQLite history and report findings new, "
-            "persisting and resolved since the previous run.",
+            help="Record the run in this history (a SQLite file, or a postgresql:// URL "
+            "shared by several runners) and report findings new, persisting and resolved "
+            "since the previous run.",
         ),
     ] = None,
     allow_outside_paths: Annotated[

@@ -13,6 +13,14 @@ from prefsync_audit.cli._app import EXIT_ERROR, app
 @app.command()
 def validate(
     config: Annotated[Path, typer.Argument(help="The audit config (audit.yaml).")],
+    allow_outside_paths: Annotated[
+        bool,
+        typer.Option(
+            "--allow-outside-paths",
+            help="Accept exports and mappings outside the config's folder (through '..', "
+            "absolute paths or symlinks).",
+        ),
+    ] = False,
 ) -> None:
     """Check the config, every mapping and every export's header without auditing.
 
@@ -21,7 +29,7 @@ def validate(
     """
     from prefsync_audit.validate import validate_config
 
-    loaded, problems = validate_config(config)
+    loaded, problems = validate_config(config, allow_outside_paths=allow_outside_paths)
     if problems:
         for problem in problems:
             typer.echo(f"error: {problem}", err=True)

@@ -14,6 +14,7 @@ turned into Arrow arrays column by column first (:func:`batch_from_rows`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,7 +29,7 @@ _HEX = np.array(list("0123456789abcdef"))
 
 def unusable_reason(dtype: pa.DataType) -> str | None:
     """Why a column of ``dtype`` cannot be read as text (None when it can)."""
-    if isinstance(dtype, pa.ExtensionType):
+    if isinstance(dtype, pa.BaseExtensionType):
         if dtype.extension_name == _UUID:
             return None
         return unusable_reason(dtype.storage_type)
@@ -82,7 +83,7 @@ def text_array(array: pa.Array) -> pa.Array:
     ``array`` must be of a usable type (see :func:`unusable_reason`).
     """
     dtype = array.type
-    if isinstance(dtype, pa.ExtensionType):
+    if isinstance(dtype, pa.BaseExtensionType):
         if dtype.extension_name == _UUID:
             return _uuid_text(array.storage)
         return text_array(array.storage)
@@ -169,7 +170,8 @@ def batch_from_rows(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> pa.T
     Arrow infers each column's type from the driver's values; a column whose
     values do not share one type (SQLite allows ``1``, ``'x'`` and ``2.5`` in one
     column) is read as text instead, and one holding bytes among other values
-    as binary, so that it is reported as unreadable.
+    as binary, so that it is reported as unreadable. JSON objects (dicts, as
+    psycopg returns ``jsonb``) become JSON text, as the ADBC driver gives them.
     """
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     arrays = [_python_column(values) for values in columns]
@@ -178,9 +180,22 @@ def batch_from_rows(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> pa.T
 
 def _python_column(values: Sequence[Any]) -> pa.Array:
     try:
-        return pa.array(values)
+        array = pa.array(values)
     except (pa.ArrowException, OverflowError, TypeError, ValueError):
         pass
+    else:
+        if not _holds_records(array.type):
+            return array
+        # JSON objects (psycopg's json/jsonb): JSON text, as the ADBC driver gives them.
+        return pa.array(
+            [
+                None
+                if v is None
+                else json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
+                for v in values
+            ],
+            pa.string(),
+        )
     series = pd.Series(values, dtype="object")
     kinds = set(series.map(type))
     if kinds & {bytes, bytearray, memoryview}:
@@ -191,6 +206,12 @@ def _python_column(values: Sequence[Any]) -> pa.Array:
         text[booleans] = np.where(series[booleans].astype(bool), "true", "false")
     text[series.isna()] = None
     return pa.array(text.to_numpy(dtype=object), pa.string())
+
+
+def _holds_records(dtype: pa.DataType) -> bool:
+    if pa.types.is_struct(dtype) or pa.types.is_map(dtype):
+        return True
+    return _is_list(dtype) and _holds_records(dtype.value_type)
 
 
 def unique_names(names: Sequence[str]) -> list[str]:

@@ -251,7 +251,10 @@ class DuckDBReader:
             raise _connect_error(url, where, exc) from None
 
     def batches(self, query: str, batch_rows: int) -> Iterator[pa.Table]:
-        reader = self._conn.sql(strip_query(query)).to_arrow_reader(batch_rows)
+        relation = self._conn.sql(strip_query(query))
+        # DuckDB 1.4 renamed fetch_arrow_reader to to_arrow_reader.
+        to_reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
+        reader = to_reader(batch_rows)
         schema = reader.schema
         empty = True
         for batch in reader:
@@ -261,7 +264,9 @@ class DuckDBReader:
             yield schema.empty_table()
 
     def probe(self, query: str) -> list[ProbedColumn]:
-        schema = self._conn.sql(strip_query(query)).limit(0).to_arrow_table().schema
+        relation = self._conn.sql(strip_query(query)).limit(0)
+        to_table = getattr(relation, "to_arrow_table", None) or relation.arrow
+        schema = to_table().schema
         return [ProbedColumn(f.name, unusable_reason(f.type)) for f in schema]
 
     def close(self) -> None:

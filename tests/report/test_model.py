@@ -63,7 +63,7 @@ def test_examples_are_the_longest_waiting_first(demo_result: AuditResult):
     gaps = next(k for k in report.kinds if k.kind == "suppression_gap")
     assert len(gaps.examples) == 3
     waiting = demo_result.findings.query("kind == 'suppression_gap'")["lag_seconds"]
-    longest = waiting.sort_values(ascending=False).head(3)
+    longest = waiting.sort_values(ascending=False, kind="stable").head(3)
     assert [e.finding_id for e in gaps.examples] == demo_result.findings.loc[
         longest.index, "finding_id"
     ].tolist()

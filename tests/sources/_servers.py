@@ -38,9 +38,7 @@ def unavailable(reason: str) -> NoReturn:
 def need_modules(*modules: str) -> None:
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
-        unavailable(
-            f"driver(s) not installed: {', '.join(missing)} (pip install -e '.[test]')"
-        )
+        unavailable(f"driver(s) not installed: {', '.join(missing)} (pip install -e '.[test]')")
 
 
 def sqlalchemy_url(url: str) -> str:

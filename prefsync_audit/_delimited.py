@@ -1,0 +1,257 @@
+"""Reading a CSV or TSV export: its encoding, its header, its quoting, its bad rows.
+
+The file is untrusted, so each way it can be broken ends in one of two places:
+
+* a problem with the **whole file** is an :class:`InputError` naming the file and
+  the line: bytes that are not in the declared encoding (a latin-1 or UTF-16 file
+  read as UTF-8), no header row, a header holding a NUL byte, a quoted field that
+  is opened and never closed (it would swallow every row after it);
+* a problem with **one row** makes it a bad row with a reason, quarantined and
+  counted: a row with too few or too many fields, a value holding a NUL byte, a
+  value past :data:`~prefsync_audit._frames.MAX_FIELD_BYTES`.
+
+No message quotes a value from the file: they name lines, never content.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+
+from prefsync_audit._frames import (
+    MAX_FIELD_BYTES,
+    BadRow,
+    check_names,
+    data_row_numbers,
+    screen_table,
+    split_bad,
+    text_frame,
+)
+from prefsync_audit.errors import InputError
+from prefsync_audit.mapping import CsvOptions
+
+_UTF8_NAMES = ("utf-8", "utf8", "utf-8-sig", "utf8-sig")
+_UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+#: Arrow puts the offending row's text after "got N"; messages must not quote it.
+_ROW_TEXT = re.compile(r"(got \d+)\s*:.*", re.DOTALL)
+_HINT = "set csv.encoding in the mapping (e.g. latin-1, cp1252 or utf-16)"
+
+
+def read_delimited(
+    data: bytes, path: Path, options: CsvOptions, tsv: bool
+) -> tuple[pd.DataFrame, list[BadRow]]:
+    """The rows of a delimited file as text (with ``__row``), and its bad rows."""
+    delimiter = "\t" if tsv and options.delimiter == "," else options.delimiter
+    data = to_utf8(data, options.encoding, path)
+    if data.count(options.quotechar.encode("utf-8")) % 2:
+        check_quotes(data, options.quotechar, delimiter, path)
+    names = unique_names(read_header(data, path, delimiter, options.quotechar))
+    check_names(names, f"{path}: line 1")
+    table, parse_bad, last_bad_spans_lines = _parse(data, path, names, delimiter, options.quotechar)
+    if _last_record_spans_lines(table, parse_bad, last_bad_spans_lines):
+        # A quote opened and never closed swallows the rest of the file into the
+        # last record; an odd and an even stray quote could hide it from the count.
+        check_quotes(data, options.quotechar, delimiter, path)
+    numbers = data_row_numbers(table.num_rows + len(parse_bad), [n for n, _ in parse_bad])
+    # Only a file this long can hold a value past the limit, or a NUL if it has one.
+    reasons = screen_table(table, nul=b"\x00" in data, long=len(data) > MAX_FIELD_BYTES)
+    table, numbers, cell_bad = split_bad(table, numbers, reasons)
+    return text_frame(table, numbers), sorted(parse_bad + cell_bad)
+
+
+def to_utf8(data: bytes, encoding: str, path: Path) -> bytes:
+    """The file's bytes as UTF-8 without a byte-order mark."""
+    if encoding.lower().replace("_", "-") in _UTF8_NAMES:
+        data = data.removeprefix(_UTF8_BOM)
+        _refuse_utf16(data, path)
+        return data
+    try:
+        text = data.decode(encoding)
+    except LookupError:
+        raise InputError(f"{path}: unknown encoding {encoding!r} (csv.encoding)") from None
+    except UnicodeDecodeError as exc:
+        raise undecodable(data, exc.start, encoding, path) from None
+    return text.removeprefix("\ufeff").encode("utf-8")
+
+
+def _refuse_utf16(data: bytes, path: Path) -> None:
+    """A UTF-16 file read as UTF-8 is all NUL bytes and mojibake: say what it is."""
+    if data.startswith(_UTF16_BOMS):
+        why = "it starts with a UTF-16 byte-order mark"
+    else:
+        head = data[:4096]
+        odd, even = head[1::2], head[0::2]
+        if len(head) < 8 or not (odd.count(0) > 0.9 * len(odd) or even.count(0) > 0.9 * len(even)):
+            return
+        why = "every other byte is NUL"
+    raise InputError(
+        f"{path}: line 1: the file looks like UTF-16 ({why}), not UTF-8; "
+        "set csv.encoding: utf-16 in the mapping"
+    )
+
+
+def _unclosed_quote(data: bytes, quote: bytes, delimiter: bytes) -> int | None:
+    """Where a quoted field opens that is never closed, reading quotes as Arrow does:
+    a quote opens a field only at its start, ``""`` inside is a literal quote."""
+    positions = [m.start() for m in re.finditer(re.escape(quote), data)]
+    starts = (delimiter, b"\n", b"\r")
+    inside, opened, i = False, None, 0
+    while i < len(positions):
+        at = positions[i]
+        if not inside:
+            if at == 0 or data[at - 1 : at] in starts:
+                inside, opened = True, at
+            i += 1
+        elif i + 1 < len(positions) and positions[i + 1] == at + 1:
+            i += 2  # an escaped quote
+        else:
+            inside = False
+            i += 1
+    return opened if inside else None
+
+
+def check_quotes(data: bytes, quotechar: str, delimiter: str, path: Path) -> None:
+    """Refuse a file whose quoted field never closes: every row after the opening
+    quote would be swallowed into one value. The scan runs in Python over the
+    quote characters, so it is only called on suspicion: an odd number of quote
+    characters, or a last record that spans lines."""
+    quote = quotechar.encode("utf-8")
+    opened = _unclosed_quote(data, quote, delimiter.encode("utf-8"))
+    if opened is not None:
+        line = data.count(b"\n", 0, opened) + 1
+        raise InputError(
+            f"{path}: line {line}: a quoted field opens here and is never closed "
+            "(a truncated file or a stray quote); every later row would be swallowed"
+        )
+
+
+def read_header(data: bytes, path: Path, delimiter: str, quotechar: str) -> list[str]:
+    """The header row (it may span lines inside quotes, and be longer than any buffer)."""
+    size = 1 << 16
+    while True:
+        chunk = data[:size]
+        whole = len(chunk) == len(data)
+        text = chunk.decode("utf-8", errors="replace")
+        buffer = io.StringIO(text, newline="")
+        try:
+            header = next(csv.reader(buffer, delimiter=delimiter, quotechar=quotechar), None)
+        except csv.Error as exc:
+            raise InputError(f"{path}: line 1: cannot read the header row ({exc})") from None
+        if whole or buffer.tell() < len(text):
+            break
+        size *= 16
+    if not header or all(not name.strip() for name in header):
+        raise InputError(f"{path}: empty file (no header row)")
+    if any("\ufffd" in name for name in header):
+        at = _first_invalid_utf8(chunk)
+        if at is not None:
+            raise undecodable(data, at, "utf-8", path)
+    return header
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Repeated column names (Customer Match repeats ``Email``) become ``Email#2``…"""
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        name = name.strip()
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return unique
+
+
+def _first_invalid_utf8(data: bytes) -> int | None:
+    """The offset of the first byte that is not valid UTF-8 (decoded in steps)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    step = 1 << 24
+    for offset in range(0, len(data), step):
+        chunk = data[offset : offset + step]
+        try:
+            decoder.decode(chunk, final=offset + step >= len(data))
+        except UnicodeDecodeError as exc:
+            # ``exc.object`` starts with the bytes the decoder still held.
+            return max(offset - (len(exc.object) - len(chunk)) + exc.start, 0)
+    return None
+
+
+def undecodable(data: bytes, at: int, encoding: str, path: Path) -> InputError:
+    """The error for a byte at offset ``at`` that ``encoding`` cannot decode."""
+    line = data.count(b"\n", 0, at) + 1
+    return InputError(
+        f"{path}: line {line}: byte 0x{data[at]:02x} cannot be decoded as {encoding}; {_HINT}"
+    )
+
+
+def _last_record_spans_lines(table: pa.Table, bad: list[BadRow], bad_spans: bool) -> bool:
+    """True when the file's last record holds a line break (inside quotes)."""
+    total = table.num_rows + len(bad)
+    if bad and bad[-1][0] == total:
+        return bad_spans
+    if not table.num_rows:
+        return False
+    last = table.slice(table.num_rows - 1)
+    return any(
+        pc.any(pc.match_substring_regex(column, "[\r\n]")).as_py()
+        for column in last.columns
+        if column.null_count < len(column)
+    )
+
+
+def _parse(
+    data: bytes, path: Path, names: list[str], delimiter: str, quotechar: str
+) -> tuple[pa.Table, list[BadRow], bool]:
+    """The rows Arrow reads, the bad rows, and whether the last bad row spans lines."""
+
+    def read(use_threads: bool) -> tuple[pa.Table, dict[int, tuple[str, bool]]]:
+        bad: dict[int, tuple[str, bool]] = {}
+
+        def on_invalid(row: Any) -> str:
+            reason = f"expected {row.expected_columns} columns, found {row.actual_columns}"
+            bad[row.number] = (reason, "\n" in row.text or "\r" in row.text)
+            return "skip"
+
+        table = pa_csv.read_csv(
+            io.BytesIO(data),
+            read_options=pa_csv.ReadOptions(
+                use_threads=use_threads, column_names=names, skip_rows=1, block_size=1 << 22
+            ),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=delimiter,
+                quote_char=quotechar,
+                newlines_in_values=True,
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={name: pa.string() for name in names},
+                strings_can_be_null=True,
+                null_values=[""],
+            ),
+        )
+        return table, bad
+
+    try:
+        table, bad = read(use_threads=True)
+        if bad:
+            # Parallel reading cannot number bad rows; read again in one thread.
+            table, bad = read(use_threads=False)
+    except pa.ArrowException as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        at = _first_invalid_utf8(data) if "invalid UTF8" in message else None
+        if at is not None:
+            raise undecodable(data, at, "utf-8", path) from None
+        message = _ROW_TEXT.sub(r"\1", message)
+        raise InputError(f"{path}: cannot parse as CSV: {message}") from None
+    # Row numbers from Arrow count the header as row 1.
+    numbered = [(int(number) - 1, reason) for number, (reason, _) in sorted(bad.items())]
+    last_spans = bool(bad) and bad[max(bad)][1]
+    return table, numbered, last_spans

@@ -1,0 +1,127 @@
+"""Arrow tables to text frames, and the cells no export row may hold.
+
+Readers parse with Arrow and hand the pipeline a pandas frame of text (Python
+``str`` or ``None``). Exports repeat values a lot (statuses, dates, flags), so
+each column is dictionary-encoded first and equal values share one ``str``
+object: a column of a million ``"true"``/``"false"`` cells costs a million
+pointers, not a million strings.
+
+A row is unusable, and comes back as a bad row with a reason, when one of its
+values holds a NUL byte (a corrupt or binary file) or is longer than
+:data:`MAX_FIELD_BYTES` (a runaway quote or a blob, which would otherwise end
+up in reports). The reason never quotes the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from prefsync_audit.errors import InputError
+
+#: The provenance column every loaded frame carries: the 1-based data row.
+ROW = "__row"
+
+#: The longest value (UTF-8 bytes) a row may hold; longer ones quarantine the row.
+MAX_FIELD_BYTES = 256 * 1024
+
+NUL_REASON = "a value holds a NUL byte"
+LONG_REASON = f"a value is longer than {MAX_FIELD_BYTES} bytes"
+
+#: A bad row: its 1-based data row and the reason.
+BadRow = tuple[int, str]
+
+
+def check_names(names: Sequence[str], where: str) -> None:
+    """Refuse a column the loader itself needs (``__row``) or one naming a NUL."""
+    if ROW in names:
+        raise InputError(f"{where}: a column is named {ROW!r}, a name prefsync-audit reserves")
+    if any("\x00" in name for name in names):
+        raise InputError(f"{where}: a column name holds a NUL byte (a binary or UTF-16 file?)")
+
+
+def cell_problems(value: str | None) -> str | None:
+    """The reason one text value makes its row unusable, if any."""
+    if value is None:
+        return None
+    if "\x00" in value:
+        return NUL_REASON
+    if len(value) > MAX_FIELD_BYTES // 4 and len(value.encode("utf-8")) > MAX_FIELD_BYTES:
+        return LONG_REASON
+    return None
+
+
+def screen_table(table: pa.Table, nul: bool = True, long: bool = True) -> np.ndarray | None:
+    """Per row of ``table`` (string columns), the reason it is unusable or ``None``;
+    ``None`` overall when every row is fine. ``nul``/``long``: which checks to run
+    (a caller that knows its bytes hold no NUL can skip that scan)."""
+    reasons: np.ndarray | None = None
+    for column in table.columns:
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        for check, reason in ((long, LONG_REASON), (nul, NUL_REASON)):
+            if not check or column.null_count == len(column):
+                continue
+            if reason is LONG_REASON:
+                flagged = pc.greater(pc.binary_length(column), MAX_FIELD_BYTES)
+            else:
+                flagged = pc.match_substring(column, "\x00")
+            flagged = pc.fill_null(flagged, False)
+            if not pc.any(flagged).as_py():
+                continue
+            mask = flagged.to_numpy(zero_copy_only=False).astype(bool)
+            if reasons is None:
+                reasons = np.full(len(table), None, dtype=object)
+            reasons[mask & pd.isna(reasons)] = reason
+    return reasons
+
+
+def data_row_numbers(total: int, bad_numbers: Sequence[int]) -> np.ndarray:
+    """The 1-based numbers of the good rows among ``total`` data rows."""
+    numbers = np.arange(1, total + 1, dtype="int64")
+    if len(bad_numbers):
+        numbers = np.delete(numbers, np.asarray(bad_numbers, dtype="int64") - 1)
+    return numbers
+
+
+def _shared_text(array: pa.Array) -> np.ndarray:
+    encoded = pc.dictionary_encode(array)
+    values = np.append(encoded.dictionary.to_numpy(zero_copy_only=False).astype(object), None)
+    indices = pc.fill_null(encoded.indices, len(values) - 1).to_numpy(zero_copy_only=False)
+    return values[indices]
+
+
+def _text_column(column: pa.ChunkedArray) -> np.ndarray:
+    """An object array of ``str``/``None`` in which equal values share one object."""
+    if column.null_count == len(column):
+        return np.full(len(column), None, dtype=object)
+    try:
+        return _shared_text(column.combine_chunks())
+    except (pa.ArrowInvalid, pa.ArrowCapacityError):
+        # Over 2 GiB of text in one column: share values within each chunk only.
+        parts = [_shared_text(chunk) for chunk in column.chunks if len(chunk)]
+        return np.concatenate(parts) if parts else np.empty(0, dtype=object)
+
+
+def text_frame(table: pa.Table, numbers: np.ndarray) -> pd.DataFrame:
+    """``table`` (string columns) as a frame of text with ``__row`` first."""
+    columns: dict[str, object] = {ROW: pd.Series(numbers, dtype="int64")}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        columns[name] = pd.Series(_text_column(column), dtype="object")
+    return pd.DataFrame(columns)
+
+
+def split_bad(
+    table: pa.Table, numbers: np.ndarray, reasons: np.ndarray | None
+) -> tuple[pa.Table, np.ndarray, list[BadRow]]:
+    """Move the rows with a reason out of ``table`` into bad rows."""
+    if reasons is None:
+        return table, numbers, []
+    flagged = ~pd.isna(reasons)
+    bad = [(int(n), str(r)) for n, r in zip(numbers[flagged], reasons[flagged], strict=True)]
+    keep = pa.array(~flagged)
+    return table.filter(keep), numbers[~flagged], bad
