@@ -129,7 +129,7 @@ def _inputs_line(summary: dict[str, Any]) -> Text:
     mapped = sum(i["rows_mapped"] for i in inputs)
     ignored = sum(i["rows_ignored"] for i in inputs)
     text = Text(
-        f"Inputs: {len(inputs)} files, {read} rows read, {mapped} mapped, "
+        f"Inputs: {len(inputs)} files or tables, {read} rows read, {mapped} mapped, "
         f"{summary['quarantine']['rows']} quarantined, {ignored} ignored; "
         f"{summary['unmapped_values']['rows']} unmapped values"
     )
