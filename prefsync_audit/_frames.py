@@ -2,9 +2,9 @@
 
 Readers parse with Arrow and hand the pipeline a pandas frame of text (Python
 ``str`` or ``None``). Exports repeat values a lot (statuses, dates, flags), so
-each column is dictionary-encoded first and equal values share one ``str``
-object: a column of a million ``"true"``/``"false"`` cells costs a million
-pointers, not a million strings.
+a column whose first values repeat is dictionary-encoded first and equal values
+share one ``str`` object: a column of a million ``"true"``/``"false"`` cells
+costs a million pointers, not a million strings.
 
 A row is unusable, and comes back as a bad row with a reason, when one of its
 values holds a NUL byte (a corrupt or binary file) or is longer than
@@ -88,7 +88,17 @@ def data_row_numbers(total: int, bad_numbers: Sequence[int]) -> np.ndarray:
     return numbers
 
 
+#: How many leading values decide whether a column repeats enough to share objects.
+_SAMPLE = 4096
+
+
 def _shared_text(array: pa.Array) -> np.ndarray:
+    """Object array of ``str``/``None``; a column that repeats its values (statuses,
+    flags, dates) is dictionary-encoded so equal values share one object."""
+    sample = array.slice(0, _SAMPLE)
+    if len(pc.unique(sample)) > len(sample) // 2:
+        # Mostly distinct (emails, ids, times): sharing would only cost time.
+        return array.to_numpy(zero_copy_only=False)
     encoded = pc.dictionary_encode(array)
     values = np.append(encoded.dictionary.to_numpy(zero_copy_only=False).astype(object), None)
     indices = pc.fill_null(encoded.indices, len(values) - 1).to_numpy(zero_copy_only=False)
@@ -96,7 +106,7 @@ def _shared_text(array: pa.Array) -> np.ndarray:
 
 
 def _text_column(column: pa.ChunkedArray) -> np.ndarray:
-    """An object array of ``str``/``None`` in which equal values share one object."""
+    """An object array of ``str``/``None`` for one column."""
     if column.null_count == len(column):
         return np.full(len(column), None, dtype=object)
     try:

@@ -27,8 +27,8 @@ def resolved(path: Path) -> Path:
     try:
         return path.resolve()
     except (OSError, RuntimeError):
-        # A symlink loop: compare what can be compared.
-        return Path(path.absolute())
+        # A symlink loop: such a file cannot be read anyway; compare its spelling.
+        return Path(os.path.normpath(path.absolute()))
 
 
 def is_inside(path: Path, roots: tuple[Path, ...]) -> bool:

@@ -3,8 +3,11 @@
 Every value is read as text (or missing): meaning is given later by the
 mapping, so a reader never guesses types. Each table keeps provenance: the
 file, its SHA-256, and the 1-based data row of every row (``__row``). Rows the
-reader cannot use (a ragged CSV row, a JSONL line that is not JSON) are not
-dropped: they come back in ``bad_rows`` with a reason, to be quarantined.
+reader cannot use (a ragged CSV row, a JSONL line that is not JSON, a value
+holding a NUL byte or longer than 256 KiB) are not dropped: they come back in
+``bad_rows`` with a reason, to be quarantined. A file that cannot be read at all
+is an :class:`InputError` naming the file and the line; no message quotes a
+value. CSV and TSV are read by ``_delimited``, text frames built by ``_frames``.
 
 A ``.zip`` path stands for the data files inside it (see ``_archive``), each
 loaded as its own table. A mapping with ``explode`` reads one row per element of
@@ -50,7 +53,17 @@ from prefsync_audit.mapping import FileFormat, Mapping
 #: compresses repeated values so well that a small file can stand for billions.
 MAX_PARQUET_CELLS = 500_000_000
 
-__all__ = ["ROW", "RawTable", "load_file", "resolve_paths"]
+__all__ = [
+    "ROW",
+    "RawTable",
+    "detect_format",
+    "explode_frame",
+    "format_from_name",
+    "load_file",
+    "read_bytes",
+    "resolve_paths",
+    "stored_bytes",
+]
 
 _EXTENSIONS: dict[str, FileFormat] = {
     ".csv": "csv",

@@ -16,6 +16,7 @@ folder created owner-only (0700).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -105,6 +106,15 @@ def _reason(row: pd.Series, sla_seconds: float) -> str:
     )
 
 
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+")
+
+
+def _neutralize_unless_number(value: object) -> object:
+    if isinstance(value, str) and _PLAIN_NUMBER.fullmatch(value):
+        return value
+    return neutralize_formulas(value)
+
+
 def build_remediation(result: AuditResult) -> list[RemediationFile]:
     """One file per system that has something to suppress, in config order."""
     findings = result.findings[result.findings["kind"].isin([k.value for k in REMEDIATED_KINDS])]
@@ -149,11 +159,13 @@ def build_remediation(result: AuditResult) -> list[RemediationFile]:
         table["finding_id"] = rows["finding_id"].to_numpy()
         identifiers = list(key_columns.values())
         table = table.drop_duplicates().reset_index(drop=True)
-        # Identifier cells stay verbatim: an importer must match them exactly
-        # (an E.164 number starts with "+"). The other text is neutralized like
-        # findings.csv, in case the file is opened in a spreadsheet.
+        # Neutralized like findings.csv, in case the file is opened in a spreadsheet;
+        # identifiers that are plain numbers (E.164 "+1…") stay verbatim so
+        # importers match them, and no spreadsheet evaluates them as formulas.
         for column in DETAIL_COLUMNS:
             table[column] = table[column].map(neutralize_formulas)
+        for column in identifiers:
+            table[column] = table[column].map(_neutralize_unless_number)
         table = table[[*identifiers, *DETAIL_COLUMNS]]
         files.append(RemediationFile(system, action, list(key_columns), table))
     return files

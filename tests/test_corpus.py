@@ -714,3 +714,27 @@ def test_entry_point_exits_2_with_one_line_and_no_traceback(tmp_path):
         assert stderr.count("\n") == 1 and stderr.startswith("error: "), (name, stderr)
         assert "Traceback" not in stderr, name
     assert not (tmp_path / "PWNED").exists()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cli/_app.py main() prints str(exc) as is: a file name or YAML key holding a "
+    "line break splits the error over several lines. Fix in main(): print "
+    "' '.join(str(exc).splitlines()) (or escape control characters)",
+)
+def test_entry_point_error_stays_one_line_for_a_file_name_with_a_newline(
+    tmp_path, monkeypatch, capsys
+):
+    from prefsync_audit.cli._app import main
+
+    folder = tmp_path / "audit"
+    folder.mkdir()
+    (folder / "evil\nname.csv").write_bytes(b"")
+    config = write_config(folder, paths="'*.csv'")
+    monkeypatch.setattr(sys, "argv", ["prefsync-audit", "run", str(config)])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    stderr = capsys.readouterr().err
+    assert stderr.startswith("error: ") and "empty file" in stderr
+    assert stderr.count("\n") == 1, stderr

@@ -147,9 +147,10 @@ def test_written_owner_only_with_a_manifest_and_no_stale_files(tmp_path: Path):
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json"]
 
 
-def test_identifiers_stay_verbatim(tmp_path: Path):
-    # An importer must match identifiers exactly, so unlike findings.csv they
-    # are not formula-neutralized: "=cmd@x.com" is a valid address, "+1…" E.164.
+def test_identifiers_are_safe_in_a_spreadsheet_and_numbers_stay_verbatim(tmp_path: Path):
+    # A cell a spreadsheet would run as a formula ("=cmd@x.com", valid as an
+    # address) is neutralized as in findings.csv; plain numbers such as E.164
+    # "+1…" are never evaluated, so they stay exactly as the importer needs them.
     mini = tmp_path / "mini"
     shutil.copytree(MINI, mini)
     config = mini / "audit.yaml"
@@ -158,5 +159,5 @@ def test_identifiers_stay_verbatim(tmp_path: Path):
     cmp = mini / "exports" / "cmp.csv"
     cmp.write_text(cmp.read_text().replace("a@x.com", "=cmd@x.com"))
     item = next(f for f in build_remediation(run_audit(config)) if f.system == "esp")
-    assert item.rows["email"].tolist() == ["=cmd@x.com"]
+    assert item.rows["email"].tolist() == ["'=cmd@x.com"]
     assert item.rows["phone"].tolist() == ["+12125550123"]

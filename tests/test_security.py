@@ -209,15 +209,6 @@ def test_findings_csv_neutralizes_formulas(hostile, tmp_path):
     assert f"'{EXPORT_FILE}" in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="remediation.py keeps identifier cells verbatim (so importers match them) and "
-    "neutralizes only the detail columns: a hostile address or record id such as "
-    "'=HYPERLINK(...)' reaches the CSV as a live formula. Fix in build_remediation: run "
-    "neutralize_formulas over the identifier columns too, except cells that are plain "
-    "numbers (re.fullmatch(r'[+-]?\\d+', cell): E.164 phones), which no spreadsheet "
-    "evaluates as a formula.",
-)
 def test_remediation_csv_neutralizes_formulas(hostile, tmp_path):
     from prefsync_audit.remediation import write_remediation
 
@@ -295,9 +286,24 @@ def test_run_interrupted_while_writing_parquet_leaves_no_partial_findings(
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["run", str(folder / "audit.yaml"), "--output", str(out)])
     assert result.exit_code != 0
-    assert (out / "summary.json").exists()
+    # summary.json is written last: an interrupted run leaves no summary that
+    # would make the folder look complete, and no half-written Parquet.
+    assert not (out / "summary.json").exists()
     assert not (out / "findings.parquet").exists()
-    assert sorted(p.name for p in out.iterdir()) == ["summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == []
+
+
+def test_output_symlink_is_replaced_not_followed(hostile, tmp_path):
+    _, result = hostile
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").symlink_to(victim)
+    write_outputs(result, out)
+    assert victim.read_text() == "precious"
+    assert not (out / "summary.json").is_symlink()
+    assert json.loads((out / "summary.json").read_text())["systems"] == ["cmp", "esp"]
 
 
 def _as_of_in(path: Path) -> str | None:
@@ -308,13 +314,6 @@ def _as_of_in(path: Path) -> str | None:
     return None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report/files.py write_outputs writes files one by one into the output folder: "
-    "an interrupted re-run leaves the new summary.json beside the previous run's "
-    "report.html. Fix: remove summary.json first and write it last (it marks a "
-    "complete set), or write the set into a temporary sibling folder and swap it in.",
-)
 def test_interrupted_rerun_never_mixes_two_runs_in_one_folder(hostile, tmp_path, monkeypatch):
     folder, _ = hostile
     out = tmp_path / "out"

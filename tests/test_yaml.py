@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -171,4 +172,49 @@ def test_load_yaml_undecodable_file(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_bytes(b"name: \xff\xfe\n")
     with pytest.raises(ConfigError, match="cannot read"):
+        load_yaml(path)
+
+
+def test_flow_nesting_past_the_limit_is_refused_before_parsing():
+    from prefsync_audit._yaml import MAX_DEPTH
+
+    started = time.perf_counter()
+    text = "a: 1\nb: " + "[" * 20_000 + "]" * 20_000 + "\n"
+    with pytest.raises(ConfigError, match=rf"^audit\.yaml:2: nested more than {MAX_DEPTH} levels"):
+        parse_yaml(text, SOURCE)
+    assert time.perf_counter() - started < 2
+
+
+def test_brackets_in_quotes_and_comments_are_not_nesting():
+    opened, braces = "[" * 100, "{" * 100
+    text = f"p: '{opened}'\nq: \"{braces}\"\n# {opened}\nr: x[0-9]\n"
+    doc = parse_yaml(text, SOURCE)
+    assert doc.data == {"p": opened, "q": braces, "r": "x[0-9]"}
+
+
+def test_block_nesting_past_the_limit_is_refused():
+    lines = [" " * i + f"k{i}:" for i in range(100)]
+    with pytest.raises(ConfigError, match="nested more than 64 levels deep"):
+        parse_yaml("\n".join(lines) + " 1\n", SOURCE)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("as_of: 2026-02-30T00:00:00Z\n", "as_of: cannot read the value: day is out of range"),
+        ("n: " + "9" * 5000 + "\n", "n: cannot read the value: Exceeds the limit (4300 digits)"),
+    ],
+)
+def test_scalars_pyyaml_cannot_build_are_errors_at_their_line(text, message):
+    with pytest.raises(ConfigError, match=rf"^audit\.yaml:1: {re.escape(message)}"):
+        parse_yaml(text, SOURCE)
+
+
+def test_oversized_config_is_refused(tmp_path, monkeypatch):
+    from prefsync_audit import _yaml
+
+    monkeypatch.setattr(_yaml, "MAX_BYTES", 100)
+    path = tmp_path / "audit.yaml"
+    path.write_text("name: " + "x" * 200 + "\n")
+    with pytest.raises(ConfigError, match=r"audit\.yaml: larger than 100 bytes; not a config$"):
         load_yaml(path)

@@ -69,9 +69,10 @@ def write_outputs(
     options = options or ReportOptions()
     frame = findings_for_files(result.findings)
     written = []
+    # summary.json marks a complete set: it goes first and comes back last, so an
+    # interrupted re-run never leaves a new summary beside the old run's reports.
     summary = out_dir / "summary.json"
-    write_text(summary, render_json(result, options.history))
-    written.append(summary)
+    summary.unlink(missing_ok=True)
 
     parquet = out_dir / "findings.parquet"
     table = pa.Table.from_pandas(frame, preserve_index=False)
@@ -87,7 +88,8 @@ def write_outputs(
         private = options.reveal_identifiers and name in REVEALING_FILES
         write_text(out_dir / name, render(result, options), private=private)
         written.append(out_dir / name)
-    return written
+    write_text(summary, render_json(result, options.history))
+    return [summary, *written]
 
 
 def _write_parquet(path: Path, frame: pd.DataFrame, private: bool = False) -> None:
