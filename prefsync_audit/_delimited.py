@@ -102,21 +102,21 @@ def _refuse_utf16(data: bytes, path: Path) -> None:
 
 def _unclosed_quote(data: bytes, quote: bytes, delimiter: bytes) -> int | None:
     """Where a quoted field opens that is never closed, reading quotes as Arrow does:
-    a quote opens a field only at its start, ``""`` inside is a literal quote."""
-    positions = [m.start() for m in re.finditer(re.escape(quote), data)]
+    a quote opens a field only at its start, ``""`` inside is a literal quote.
+    Streams over the quote characters, so memory stays constant."""
     starts = (delimiter, b"\n", b"\r")
-    inside, opened, i = False, None, 0
-    while i < len(positions):
-        at = positions[i]
-        if not inside:
+    inside, opened, escaped = False, None, False
+    for match in re.finditer(re.escape(quote), data):
+        at = match.start()
+        if escaped:
+            escaped = False
+        elif not inside:
             if at == 0 or data[at - 1 : at] in starts:
                 inside, opened = True, at
-            i += 1
-        elif i + 1 < len(positions) and positions[i + 1] == at + 1:
-            i += 2  # an escaped quote
+        elif data[at + 1 : at + 2] == quote:
+            escaped = True
         else:
             inside = False
-            i += 1
     return opened if inside else None
 
 

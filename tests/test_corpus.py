@@ -716,12 +716,6 @@ def test_entry_point_exits_2_with_one_line_and_no_traceback(tmp_path):
     assert not (tmp_path / "PWNED").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/_app.py main() prints str(exc) as is: a file name or YAML key holding a "
-    "line break splits the error over several lines. Fix in main(): print "
-    "' '.join(str(exc).splitlines()) (or escape control characters)",
-)
 def test_entry_point_error_stays_one_line_for_a_file_name_with_a_newline(
     tmp_path, monkeypatch, capsys
 ):

@@ -82,7 +82,9 @@ def main() -> None:
         code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else EXIT_PASS)
     except AuditError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        # Always one line: a file name or key holding a line break must not split it.
+        message = " ".join(str(exc).splitlines())
+        typer.echo(f"error: {message}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
