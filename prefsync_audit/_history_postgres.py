@@ -31,6 +31,7 @@ from prefsync_audit.history import (
     RunRecord,
     StoredRun,
     compare_findings,
+    runs_query,
 )
 from prefsync_audit.sources import DatabaseURL, parse_url
 
@@ -214,19 +215,7 @@ class PostgresHistory:
     def runs(
         self, audit: str | None = None, since: str | None = None, limit: int | None = None
     ) -> list[StoredRun]:
-        where, params = [], []
-        if audit is not None:
-            where.append("audit = %s")
-            params.append(audit)
-        if since is not None:
-            where.append("as_of >= %s")
-            params.append(since)
-        sql = f"SELECT {_RUN_COLUMNS} FROM prefsync_runs"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY run_id DESC"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+        sql, params = runs_query(_RUN_COLUMNS, "prefsync_runs", "%s", audit, since, limit)
         try:
             with self._db.transaction(), self._db.cursor() as cur:
                 cur.execute(sql, params)

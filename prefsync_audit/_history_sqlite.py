@@ -24,6 +24,7 @@ from prefsync_audit.history import (
     RunRecord,
     StoredRun,
     compare_findings,
+    runs_query,
 )
 
 SCHEMA_VERSION = 1
@@ -162,19 +163,7 @@ class SQLiteHistory:
     def runs(
         self, audit: str | None = None, since: str | None = None, limit: int | None = None
     ) -> list[StoredRun]:
-        where, params = [], []
-        if audit is not None:
-            where.append("audit = ?")
-            params.append(audit)
-        if since is not None:
-            where.append("as_of >= ?")
-            params.append(since)
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY run_id DESC"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+        sql, params = runs_query(_RUN_COLUMNS, "runs", "?", audit, since, limit)
         try:
             rows = self._db.execute(sql, params).fetchall()
         except sqlite3.Error as exc:

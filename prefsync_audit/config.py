@@ -161,10 +161,6 @@ class Thresholds(SystemThresholds):
     """Overrides for one system's own metrics (only metrics a system has on its own)."""
 
 
-#: Kept for callers of the earlier name.
-MetricThresholds = SystemThresholds
-
-
 class AuditConfig(StrictModel):
     """A whole audit: the systems, how to link people, the policy, the thresholds."""
 

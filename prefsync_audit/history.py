@@ -37,6 +37,32 @@ Change = Literal["new", "persisting", "resolved"]
 KEY_PARTS = ["purpose", "channel", "scope"]
 
 
+def runs_query(
+    columns: str,
+    table: str,
+    placeholder: str,
+    audit: str | None = None,
+    since: str | None = None,
+    limit: int | None = None,
+) -> tuple[str, list[Any]]:
+    """The SQL (newest run first) and parameters that list runs, for any store;
+    ``placeholder`` is the driver's parameter marker (``?`` or ``%s``)."""
+    where, params = [], []
+    if audit is not None:
+        where.append(f"audit = {placeholder}")
+        params.append(audit)
+    if since is not None:
+        where.append(f"as_of >= {placeholder}")
+        params.append(since)
+    sql = f"SELECT {columns} FROM {table}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY run_id DESC"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return sql, params
+
+
 class HistoryError(AuditError):
     """The history cannot be opened, read or written (exit code 2)."""
 
