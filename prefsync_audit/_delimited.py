@@ -19,6 +19,7 @@ import codecs
 import csv
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +49,15 @@ _HINT = "set csv.encoding in the mapping (e.g. latin-1, cp1252 or utf-16)"
 
 
 def read_delimited(
-    data: bytes, path: Path, options: CsvOptions, tsv: bool
+    data: bytes,
+    path: Path,
+    options: CsvOptions,
+    tsv: bool,
+    keep: Callable[[str], bool] | None = None,
 ) -> tuple[pd.DataFrame, list[BadRow]]:
-    """The rows of a delimited file as text (with ``__row``), and its bad rows."""
+    """The rows of a delimited file as text (with ``__row``), and its bad rows.
+
+    ``keep`` (optional) chooses the columns to return; rows are screened on all."""
     delimiter = "\t" if tsv and options.delimiter == "," else options.delimiter
     data = to_utf8(data, options.encoding, path)
     if data.count(options.quotechar.encode("utf-8")) % 2:
@@ -66,6 +73,8 @@ def read_delimited(
     # Only a file this long can hold a value past the limit, or a NUL if it has one.
     reasons = screen_table(table, nul=b"\x00" in data, long=len(data) > MAX_FIELD_BYTES)
     table, numbers, cell_bad = split_bad(table, numbers, reasons)
+    if keep is not None:
+        table = table.select([name for name in table.column_names if keep(name)])
     return text_frame(table, numbers), sorted(parse_bad + cell_bad)
 
 

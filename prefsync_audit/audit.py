@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from prefsync_audit import __version__
@@ -85,7 +86,8 @@ def system_tables(config: AuditConfig, system: str) -> Iterator[tuple[RawTable, 
         return
     for path in resolve_paths(settings.paths, config.base_dir, system):
         display = _display_path(path, config.base_dir)
-        yield load_file(path, mapping, system, display), not _is_json(path, mapping.format)
+        table = load_file(path, mapping, system, display, mapped_only=True)
+        yield table, not _is_json(path, mapping.format)
 
 
 def load_canonical(config: AuditConfig) -> Canonical:
@@ -137,7 +139,10 @@ def load_canonical(config: AuditConfig) -> Canonical:
     all_records = all_records[
         ["record_key", "system", "source_file", "source_row", "record_id", *kinds, *extra]
     ]
-    all_observations = pd.concat(observations, ignore_index=True)
+    # Files without observations add nothing but could widen the column types.
+    all_observations = pd.concat(
+        [o for o in observations if len(o)] or observations[:1], ignore_index=True
+    )
     all_observations["updated_at"] = pd.to_datetime(all_observations["updated_at"], utc=True)
     systems = list(config.systems)
     all_records["system"] = pd.Categorical(all_records["system"], categories=systems)
@@ -201,15 +206,24 @@ def run_audit(
         records, config.identity, hash_profiles([config.mapping_of(s) for s in config.systems])
     )
     person_of_record = resolution.person_of_record
-    observations = canonical.observations.copy()
-    observations["person_id"] = person_of_record.reindex(observations["record_key"]).to_numpy()
+    # Record keys are 0..n-1 in order: a record's key is its position. And a
+    # shallow copy with one more column (copy-on-write: nothing else is copied).
+    person_of_key = person_of_record.to_numpy()
+    observations = canonical.observations.assign(
+        person_id=person_of_key[canonical.observations["record_key"].to_numpy()]
+    )
+    # Each person's first record in each system, found on integer codes.
+    system_code = records["system"].cat.codes.to_numpy().astype(np.int64)
+    person_system = person_of_key * len(config.systems) + system_code
+    first = np.flatnonzero(~pd.Series(person_system).duplicated().to_numpy())
     persons_by_system = pd.DataFrame(
         {
-            "person_id": person_of_record.to_numpy(),
-            "system": records["system"].astype("object").to_numpy(),
-            "record_key": records["record_key"].to_numpy(),
-        }
-    ).drop_duplicates(["person_id", "system"])
+            "person_id": person_of_key[first],
+            "system": records["system"].to_numpy()[first].astype(object),
+            "record_key": records["record_key"].to_numpy()[first],
+        },
+        index=first,
+    )
 
     stage("deciding expected states")
     keys = key_universe(observations, persons_by_system, config)

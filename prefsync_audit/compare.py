@@ -62,17 +62,26 @@ def classify(compared: pd.DataFrame, config: AuditConfig, as_of: datetime) -> pd
     newer_grant = (
         system_time.notna() & (deciding.isna() | (system_time > deciding).fillna(False))
     ).to_numpy(dtype=bool)
-    sla = (
-        compared["system"]
-        .astype("object")
-        .map({name: config.latency_sla_of(name) for name in config.systems})
-        .astype("timedelta64[ns]")
-    )
-    waiting = pd.Timestamp(as_of) - deciding
-    overdue = (deciding.isna() | (waiting > sla)).to_numpy(dtype=bool)
+    sla_of_system = pd.Series(
+        [config.latency_sla_of(name) for name in config.systems], index=list(config.systems)
+    ).astype("timedelta64[ns]")
+    sla = sla_of_system.reindex(compared["system"].astype("object")).to_numpy()
+    waiting = (pd.Timestamp(as_of) - deciding).to_numpy()
+    overdue = deciding.isna().to_numpy() | (waiting > sla)
 
     gap_like = (expected == State.DENIED) & (actual == State.GRANTED)
-    kinds = np.select(
+    names = np.array(
+        [
+            FindingKind.UNVERIFIED_RESUBSCRIBE.value,
+            FindingKind.SUPPRESSION_GAP.value,
+            FindingKind.PENDING_SYNC.value,
+            FindingKind.OVER_SUPPRESSION.value,
+            FindingKind.UNCONFIRMED_GRANT.value,
+            None,
+        ],
+        dtype=object,
+    )
+    kind_code = np.select(
         [
             gap_like & newer_grant,
             gap_like & overdue,
@@ -80,16 +89,10 @@ def classify(compared: pd.DataFrame, config: AuditConfig, as_of: datetime) -> pd
             (expected == State.GRANTED) & (actual == State.DENIED),
             (expected == State.UNKNOWN) & (actual == State.GRANTED),
         ],
-        [
-            FindingKind.UNVERIFIED_RESUBSCRIBE.value,
-            FindingKind.SUPPRESSION_GAP.value,
-            FindingKind.PENDING_SYNC.value,
-            FindingKind.OVER_SUPPRESSION.value,
-            FindingKind.UNCONFIRMED_GRANT.value,
-        ],
-        default="",
+        [0, 1, 2, 3, 4],
+        default=5,
     )
-    return pd.Series(kinds, index=compared.index).replace("", pd.NA)
+    return pd.Series(names[kind_code], index=compared.index, dtype="str")
 
 
 def person_identifiers(
@@ -150,19 +153,12 @@ def find(
 
     conflicts = resolution.conflicts
     if len(conflicts):
-        masked = conflicts.apply(
-            lambda row: (
-                f"{row['kind']}: "
-                + ", ".join(mask_series(row["kind"], pd.Series(row["values"])).tolist())
-            ),
-            axis=1,
-        )
         parts.append(
             pd.DataFrame(
                 {
                     "person_id": conflicts["person_id"],
                     "kind": FindingKind.IDENTITY_CONFLICT.value,
-                    "detail": masked,
+                    "detail": _conflict_details(conflicts),
                 }
             )
         )
@@ -197,6 +193,18 @@ def find(
     return _finish(findings, resolution, records, config), compared
 
 
+def _conflict_details(conflicts: pd.DataFrame) -> pd.Series:
+    """``kind: v***1, v***2`` per conflict, the values masked."""
+    values = conflicts[["kind", "values"]].explode("values")
+    masked = np.empty(len(values), dtype=object)
+    kinds = values["kind"].to_numpy()
+    for kind in pd.unique(kinds):
+        in_kind = kinds == kind
+        masked[in_kind] = mask_series(str(kind), values["values"][in_kind]).to_numpy()
+    joined = pd.Series(masked, index=values.index).groupby(level=0, sort=False).agg(", ".join)
+    return conflicts["kind"].astype(str) + ": " + joined.reindex(conflicts.index)
+
+
 def _finding_lag(rows: pd.DataFrame, as_of: datetime) -> pd.Series:
     """Gaps and pending syncs: how long the opt-out has waited. Re-subscribes:
     how long after the opt-out the uncounted grant came."""
@@ -214,21 +222,34 @@ def _missing(
     evaluation: Evaluation, persons_by_system: pd.DataFrame, config: AuditConfig
 ) -> pd.DataFrame:
     """Persons a system knows but holds no state for, on a key it must hold."""
+    states = evaluation.system_states
     parts = []
     for system, settings in config.systems.items():
+        if not settings.must_hold:
+            continue
         persons = persons_by_system.loc[
             persons_by_system["system"] == system, ["person_id", "record_key"]
         ]
+        held = states.loc[(states["system"] == system).to_numpy(), GROUP]
         for key in settings.must_hold:
-            wanted = persons.assign(purpose=key[0], channel=key[1], scope=key[2], system=system)
-            parts.append(wanted)
+            holds = (
+                (held["purpose"] == key[0])
+                & (held["channel"] == key[1])
+                & (held["scope"] == key[2])
+            )
+            lacking = ~persons["person_id"].isin(held.loc[holds.to_numpy(), "person_id"])
+            parts.append(
+                persons[lacking.to_numpy()].assign(
+                    purpose=key[0], channel=key[1], scope=key[2], system=system
+                )
+            )
     if not parts:
         return pd.DataFrame()
-    wanted = pd.concat(parts, ignore_index=True)
-    held = evaluation.system_states[[*GROUP, "system"]].astype({"system": "object"})
-    merged = wanted.merge(held, on=[*GROUP, "system"], how="left", indicator=True)
-    missing = merged[merged["_merge"] == "left_only"].drop(columns="_merge")
-    missing = missing.merge(evaluation.expected, on=GROUP, how="left")
+    missing = pd.concat(parts, ignore_index=True)
+    # Only the few persons concerned: a merge against every expected row costs more.
+    expected = evaluation.expected
+    expected = expected[expected["person_id"].isin(missing["person_id"]).to_numpy()]
+    missing = missing.merge(expected.astype({k: "object" for k in KEY}), on=GROUP, how="left")
     missing["kind"] = FindingKind.MISSING_PREFERENCE.value
     missing["actual_state"] = None
     return missing

@@ -171,11 +171,15 @@ def read_bytes(path: Path, data: bytes | None = None) -> bytes:
     return data
 
 
-def load_file(path: Path, mapping: Mapping, system: str, display: Path) -> RawTable:
+def load_file(
+    path: Path, mapping: Mapping, system: str, display: Path, mapped_only: bool = False
+) -> RawTable:
     """Read one export file (or ZIP member path) as text according to the mapping.
 
     The SHA-256 is of the bytes as stored (for a ZIP member: the member's own
-    bytes, so it matches ``sha256sum`` of the extracted file).
+    bytes, so it matches ``sha256sum`` of the extracted file). ``mapped_only``:
+    of a CSV/TSV file keep only the columns the mapping reads (every column is
+    still screened for unusable values).
     """
     raw = stored_bytes(path)
     digest = hashlib.sha256(raw).hexdigest()
@@ -183,7 +187,8 @@ def load_file(path: Path, mapping: Mapping, system: str, display: Path) -> RawTa
     del raw
     fmt = detect_format(path, mapping)
     if fmt in ("csv", "tsv"):
-        frame, bad = read_delimited(data, path, mapping.csv, tsv=fmt == "tsv")
+        keep = mapping.reads_column if mapped_only and not mapping.explode else None
+        frame, bad = read_delimited(data, path, mapping.csv, tsv=fmt == "tsv", keep=keep)
     elif fmt == "json":
         frame, bad = _read_json(data, path, mapping)
     elif fmt == "jsonl":

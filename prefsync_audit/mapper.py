@@ -46,6 +46,7 @@ from prefsync_audit.mapping import (
 )
 from prefsync_audit.normalize import (
     BUILTIN_VOCABULARIES,
+    identifier_fast_path,
     identifier_normalizer,
     map_distinct,
     parse_timestamps,
@@ -165,7 +166,8 @@ def map_file(
         if observations.empty:
             continue
         rows = observations["row"].to_numpy()
-        observations["updated_at"] = rule_time.to_numpy()[rows]
+        # Take from the datetime array: to_numpy() on a tz-aware column boxes every value.
+        observations["updated_at"] = rule_time.array.take(rows)
         source = columns.value(rule.capture_source) if rule.capture_source else capture_source
         observations["capture_source"] = source.to_numpy()[rows]
         rule_proof = columns.value(rule.proof) if rule.proof else proof
@@ -235,10 +237,15 @@ def _finish(
         rows = part["row"].to_numpy(dtype="int64")
         kept.append(part[mask[rows]])
     if not kept:
+        # Typed like a full part: an object column here would make the
+        # concatenation of every file's observations an object column.
         return pd.DataFrame(
             {
                 "record_key": pd.Series(dtype="int64"),
-                **{c: pd.Series(dtype="object") for c in columns},
+                **{
+                    c: pd.Series(dtype="datetime64[ns, UTC]" if c == "updated_at" else "object")
+                    for c in columns
+                },
             }
         )
     combined = pd.concat(kept, ignore_index=True)
@@ -267,12 +274,10 @@ def _identifiers(
     invalid_counts: dict[str, int] = {}
     invalid_any = pd.Series(False, index=columns.frame.index)
     for kind, spec in mapping.identifiers.items():
-        normalizer = identifier_normalizer(
-            kind,
-            spec.normalizer or DEFAULT_NORMALIZER.get(kind, "id"),
-            spec.profile,
-            spec.default_region or identity.default_region,
-        )
+        normalizer_name = spec.normalizer or DEFAULT_NORMALIZER.get(kind, "id")
+        region = spec.default_region or identity.default_region
+        normalizer = identifier_normalizer(kind, normalizer_name, spec.profile, region)
+        fast_path = identifier_fast_path(normalizer_name, region)
         names = [spec.column]
         if spec.repeated:
             names += repeat_columns(columns.frame, spec.column)
@@ -281,7 +286,7 @@ def _identifiers(
         for name in names:
             raw = columns.get(name)
             raw = raw.where(raw.astype("string").str.strip().fillna("") != "")
-            values = map_distinct(raw, normalizer)
+            values = map_distinct(raw, normalizer, fast_path)
             invalid = raw.notna() & values.isna()
             invalid_counts[kind] += int(invalid.sum())
             invalid_any |= invalid

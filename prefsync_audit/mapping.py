@@ -438,36 +438,60 @@ class Mapping(StrictModel):
                 raise ValueError(f"{name!r} is not a valid identifier kind name")
         return value
 
+    def reads_column(self, name: str) -> bool:
+        """Whether an audit reads the file column ``name`` through this mapping
+        (the loader converts only those to text)."""
+        if any(name in columns for _, columns in self._column_reads()):
+            return True
+        base, _, number = name.rpartition("#")
+        if number.isdigit() and any(
+            spec.repeated and spec.column == base for spec in self.identifiers.values()
+        ):
+            return True
+        return any(
+            isinstance(rule.state, StateFromColumn)
+            and rule.state.column_pattern is not None
+            and re.fullmatch(rule.state.column_pattern, name) is not None
+            for rule in self.preferences
+        )
+
     def columns_used(self) -> list[tuple[str, str]]:
-        """Every (where, column) this mapping reads, for header checks."""
-        used: list[tuple[str, str]] = []
+        """Every (where, column) this mapping reads, for header checks; where
+        several columns are tried in order, any one of them is enough."""
+        file_fields = set(self.file_name_fields)
+        return [
+            (where, " or ".join(columns))
+            for where, columns in self._column_reads()
+            if not (len(columns) == 1 and columns[0] in file_fields)
+        ]
+
+    def _column_reads(self) -> list[tuple[str, list[str]]]:
+        used: list[tuple[str, list[str]]] = []
         if self.record_id:
-            used.append(("record_id", self.record_id))
-        used += [(f"identifiers.{kind}", spec.column) for kind, spec in self.identifiers.items()]
+            used.append(("record_id", [self.record_id]))
+        used += [(f"identifiers.{kind}", [spec.column]) for kind, spec in self.identifiers.items()]
         if self.updated_at:
-            # Several columns are tried in order: any one of them is enough.
-            used.append(("updated_at", " or ".join(self.updated_at.columns)))
+            used.append(("updated_at", list(self.updated_at.columns)))
         for where, spec in (("capture_source", self.capture_source), ("proof", self.proof)):
             if spec and spec.column:
-                used.append((where, spec.column))
-        used += [(f"ignore_rows[{i}]", f.column) for i, f in enumerate(self.ignore_rows)]
+                used.append((where, [spec.column]))
+        used += [(f"ignore_rows[{i}]", [f.column]) for i, f in enumerate(self.ignore_rows)]
         for i, rule in enumerate(self.preferences):
             where = f"preferences[{i}]"
             for part in ("purpose", "channel", "scope"):
                 value = getattr(rule, part)
                 if isinstance(value, KeyFromColumn) and value.column is not None:
-                    used.append((f"{where}.{part}", value.column))
+                    used.append((f"{where}.{part}", [value.column]))
             if isinstance(rule.state, StateFromColumn) and rule.state.column is not None:
-                used.append((f"{where}.state", rule.state.column))
+                used.append((f"{where}.state", [rule.state.column]))
             if rule.list:
-                used.append((f"{where}.list", rule.list.column))
+                used.append((f"{where}.list", [rule.list.column]))
             if rule.signal:
-                used.append((f"{where}.signal", rule.signal.column))
+                used.append((f"{where}.signal", [rule.signal.column]))
             if rule.updated_at:
-                used.append((f"{where}.updated_at", " or ".join(rule.updated_at.columns)))
+                used.append((f"{where}.updated_at", list(rule.updated_at.columns)))
             for name in ("capture_source", "proof"):
                 spec = getattr(rule, name)
                 if spec and spec.column:
-                    used.append((f"{where}.{name}", spec.column))
-        file_fields = set(self.file_name_fields)
-        return [(where, column) for where, column in used if column not in file_fields]
+                    used.append((f"{where}.{name}", [spec.column]))
+        return used

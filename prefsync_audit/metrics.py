@@ -3,15 +3,27 @@
 Every metric is defined in ``docs/metrics.md`` with its formula; the names
 here are the names in ``summary.json``. Values are plain Python numbers
 (rounded to 6 places) so the summary is byte-stable.
+
+Counting runs on integer codes: each row gets the number of its group (its
+system, its system × key) and the counts of all groups come from one
+``np.bincount``. Text columns repeat few distinct values, so each is hashed
+once into codes and every test on the text (known state, finding kind, blank
+after stripping) runs on the distinct values only. Per-row codes are kept
+narrow (``int8`` where they fit): on large runs, filling fresh memory costs
+as much as the arithmetic.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from prefsync_audit._model import key_text
 from prefsync_audit.config import AuditConfig
@@ -26,6 +38,15 @@ KIND_COUNTS = {
     "unconfirmed_grants": FindingKind.UNCONFIRMED_GRANT,
     "missing_preferences": FindingKind.MISSING_PREFERENCE,
 }
+#: Position of each counted finding kind in ``KIND_COUNTS``.
+KIND_INDEX = {kind.value: position for position, kind in enumerate(KIND_COUNTS.values())}
+KNOWN_STATES = (State.GRANTED.value, State.DENIED.value)
+#: Largest table of flags (bytes) a count may use instead of hashing.
+DENSE_LIMIT = 1 << 26
+#: Values sampled to tell a column of repeated values from a column of ids.
+SAMPLE = 4096
+#: Rows factorized at a time (see ``_factorized_in_blocks``).
+BLOCK = 1 << 16
 
 
 def _rate(numerator: float, denominator: float) -> float | None:
@@ -39,34 +60,421 @@ def _seconds(value: float) -> float:
 def latency_summary(lags: pd.Series, sla_seconds: pd.Series | float) -> dict[str, Any]:
     """p50, p95 and max of lags (seconds) and how many exceed the SLA."""
     lags = lags.dropna()
-    if lags.empty:
-        return {"count": 0, "p50": None, "p95": None, "max": None, "over_sla": 0}
     over = lags > (sla_seconds[lags.index] if isinstance(sla_seconds, pd.Series) else sla_seconds)
+    return _latency_block(lags, int(over.sum()))
+
+
+def _latency_block(lags: np.ndarray | pd.Series, over_sla: int) -> dict[str, Any]:
+    """The ``sync_latency`` block of lags without missing values."""
+    if len(lags) == 0:
+        return {"count": 0, "p50": None, "p95": None, "max": None, "over_sla": 0}
+    # One call partitions once; each percentile comes out as computed on its own.
+    p50, p95 = np.percentile(lags, [50, 95])
     return {
         "count": len(lags),
-        "p50": _seconds(np.percentile(lags, 50)),
-        "p95": _seconds(np.percentile(lags, 95)),
+        "p50": _seconds(p50),
+        "p95": _seconds(p95),
         "max": _seconds(lags.max()),
-        "over_sla": int(over.sum()),
+        "over_sla": int(over_sla),
     }
 
 
-def _comparison_counts(rows: pd.DataFrame) -> dict[str, Any]:
-    both_known = rows["actual_state"].isin([State.GRANTED, State.DENIED]) & rows[
-        "expected_state"
-    ].isin([State.GRANTED, State.DENIED])
-    compared = rows[both_known]
-    mismatches = int((compared["actual_state"] != compared["expected_state"]).sum())
-    counts = {
-        "persons_compared": int(compared["person_id"].nunique()) if len(compared) else 0,
-        "comparisons": len(compared),
+# --- codes -------------------------------------------------------------------
+
+
+def _code_type(size: int) -> type[np.signedinteger]:
+    """The narrowest integer type holding the codes -1 … size."""
+    for candidate in (np.int8, np.int16, np.int32):
+        if size < np.iinfo(candidate).max:
+            return candidate
+    return np.int64
+
+
+def _lookup(table: np.ndarray, codes: np.ndarray, missing: Any) -> np.ndarray:
+    """``table[codes]``, with ``missing`` where a code is -1 (of the table's type)."""
+    return np.concatenate([table, np.array([missing], dtype=table.dtype)])[codes]
+
+
+def _factorized(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (-1: missing) and the values they stand for; a categorical's own codes."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(), np.asarray(column.cat.categories, dtype=object)
+    if column.dtype == object and len(column) > BLOCK:
+        blocked = _factorized_in_blocks(column.to_numpy())
+        if blocked is not None:
+            return blocked
+    codes, uniques = pd.factorize(column)
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def _factorized_in_blocks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``pd.factorize`` of a column of few distinct values, block by block: the same
+    codes, narrow, without a hash table sized for a column of distinct values. None
+    when the values are not few."""
+    codes = np.empty(len(values), dtype=np.int8)
+    seen: dict[Any, int] = {}
+    for start in range(0, len(values), BLOCK):
+        block_codes, uniques = pd.factorize(values[start : start + BLOCK])
+        # Codes in order of first appearance, as pd.factorize numbers them.
+        table = [seen.setdefault(value, len(seen)) for value in uniques]
+        if len(seen) >= np.iinfo(np.int8).max:
+            return None
+        codes[start : start + BLOCK] = np.array([*table, -1], dtype=np.int8)[block_codes]
+    return codes, np.fromiter(seen, dtype=object, count=len(seen))
+
+
+def _shared_codes(*columns: pd.Series) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each column's values as narrow codes into one array of their distinct values
+    (-1: missing), so that equal values of different columns get equal codes."""
+    factorized = [_factorized(column) for column in columns]
+    shared, uniques = pd.factorize(np.concatenate([values for _, values in factorized]))
+    shared = shared.astype(_code_type(len(uniques)))
+    codes, start = [], 0
+    for column_codes, values in factorized:
+        codes.append(_lookup(shared[start : start + len(values)], column_codes, -1))
+        start += len(values)
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def _distinct_rows(code_columns: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Number the rows of non-negative integer code columns by their distinct
+    combination; also each combination's codes (one array per column)."""
+    widths = [int(codes.max()) + 1 if len(codes) else 1 for codes in code_columns]
+    bound = math.prod(widths)
+    if bound <= DENSE_LIMIT:
+        code_type = _code_type(bound)
+        combined = np.zeros(len(code_columns[0]), dtype=code_type)
+        for codes, width in zip(code_columns, widths, strict=True):
+            combined *= width
+            combined += codes
+        present = np.zeros(bound, dtype=bool)
+        present[combined] = True
+        number = (np.cumsum(present) - 1).astype(code_type)[combined]
+        remainder = np.flatnonzero(present)
+        distinct = []
+        for width in reversed(widths):
+            distinct.append(remainder % width)
+            remainder = remainder // width
+        return number, distinct[::-1]
+    # Many combinations: number them by hashing, renumbering densely (below the row
+    # count) before the product can overflow.
+    combined = np.zeros(len(code_columns[0]), dtype=np.int64)
+    bound = 1
+    for codes, width in zip(code_columns, widths, strict=True):
+        if bound * width >= 2**62:
+            combined, uniques = pd.factorize(combined)
+            bound = max(len(uniques), 1)
+        combined = combined * width + codes
+        bound *= width
+    number, _ = pd.factorize(combined)
+    # Combinations are numbered 0, 1, 2, … as they first appear, so each first
+    # appearance raises the running maximum by one.
+    first = np.flatnonzero(np.diff(np.maximum.accumulate(number), prepend=-1) > 0)
+    return number, [codes[first] for codes in code_columns]
+
+
+def _key_ranks(*frames: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, str, str]]]:
+    """Each row's preference key (rows of ``frames`` in turn) as its rank among the
+    distinct keys, sorted as ``groupby(KEY, sort=True)`` sorts them, and those keys.
+    A row with a missing key part ranks -1: groupby leaves it out."""
+    parts = []
+    for part in KEY:
+        codes, names = _shared_codes(*(frame[part] for frame in frames))
+        parts.append((np.concatenate(codes), names))
+    # Codes shifted by one: a missing part (-1) becomes 0.
+    number, distinct = _distinct_rows([codes + 1 for codes, _ in parts])
+    part_names = [names for _, names in parts]
+    keys: list[tuple[str, str, str] | None] = [
+        None
+        if min(row) == 0
+        else tuple(names[c - 1] for names, c in zip(part_names, row, strict=True))
+        for row in zip(*(codes.tolist() for codes in distinct), strict=True)
+    ]
+    ordered = sorted((i for i, key in enumerate(keys) if key is not None), key=keys.__getitem__)
+    rank = np.full(len(keys), -1, dtype=_code_type(len(keys)))
+    rank[ordered] = np.arange(len(ordered))
+    return rank[number], [keys[i] for i in ordered]  # type: ignore[misc]
+
+
+def _system_positions(columns: list[pd.Series], systems: list[str]) -> list[np.ndarray]:
+    """Each value's position in ``systems`` (-1: another system or none)."""
+    codes, names = _shared_codes(*columns)
+    where = {system: position for position, system in enumerate(systems)}
+    table = np.array([where.get(name, -1) for name in names], dtype=_code_type(len(systems)))
+    return [_lookup(table, column_codes, -1) for column_codes in codes]
+
+
+def _person_codes(*columns: pd.Series) -> list[np.ndarray]:
+    """Persons of each column as non-negative integers, equal across columns exactly
+    where the ids are (-1: missing): the ids themselves when they are small
+    non-negative integers already, else codes."""
+    ids = [column.to_numpy() for column in columns]
+    if all(values.dtype.kind in "iu" for values in ids):
+        total = sum(len(values) for values in ids)
+        if all(len(v) == 0 or (v.min() >= 0 and v.max() < 4 * total) for v in ids):
+            return ids
+        joined = pd.factorize(np.concatenate(ids))[0]
+        return np.split(joined, np.cumsum([len(values) for values in ids])[:-1])
+    return _shared_codes(*columns)[0]
+
+
+def _person_key_codes(*frames: pd.DataFrame) -> list[np.ndarray]:
+    """One integer per row of each frame for its (person, key): equal across frames
+    exactly where ``merge(on=GROUP)`` would match the rows (missing matches missing)."""
+    persons = _person_codes(*(frame["person_id"] for frame in frames))
+    # Codes shifted by one: a missing part (-1) is a value too.
+    parts = [np.concatenate(_shared_codes(*(f[part] for f in frames))[0]) + 1 for part in KEY]
+    key_number, distinct = _distinct_rows(parts)
+    key_count = len(distinct[0])
+    ends = np.cumsum([len(frame) for frame in frames])
+    codes = []
+    for person, key in zip(persons, np.split(key_number, ends[:-1]), strict=True):
+        code = person.astype(np.int64)  # a copy: the ids may be the frame's own array
+        code += 1
+        code *= key_count
+        code += key
+        codes.append(code)
+    return codes
+
+
+def lag_seconds(
+    later: pd.Series, later_rows: np.ndarray, earlier: pd.Series, earlier_rows: np.ndarray
+) -> np.ndarray:
+    """Seconds from ``earlier`` to ``later`` at the given row positions of each,
+    floored at 0 (NaN where a time is missing): what
+    ``(later - earlier).dt.total_seconds().clip(lower=0)`` gives on those rows."""
+    if later.dtype == earlier.dtype and pd.api.types.is_datetime64_any_dtype(later.dtype):
+        # Subtract the int64 ticks of the rows only; pandas converts to seconds.
+        later_ticks = later.array.asi8[later_rows]
+        earlier_ticks = earlier.array.asi8[earlier_rows]
+        not_a_time = np.iinfo(np.int64).min
+        missing = (later_ticks == not_a_time) | (earlier_ticks == not_a_time)
+        later_ticks -= earlier_ticks
+        later_ticks[missing] = not_a_time
+        delta = pd.Series(later_ticks.view(f"timedelta64[{later.array.unit}]"), copy=False)
+    else:
+        later = later.iloc[later_rows].reset_index(drop=True)
+        delta = later - earlier.iloc[earlier_rows].reset_index(drop=True)
+    return delta.dt.total_seconds().clip(lower=0).to_numpy(dtype="float64")
+
+
+def agreeing_rows(
+    states: pd.DataFrame, expected: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The system states (``evaluation.system_states``) that agree with their known
+    expected state (``evaluation.expected``), both timed: positions in ``states``
+    (ascending) and of the matching ``expected`` row — the pairs ``sync_latency``
+    is computed over. None when a person-key has several timed expected rows."""
+    (actual, expected_state), state_names = _shared_codes(
+        states["actual_state"], expected["expected_state"]
+    )
+    known = np.array([name in KNOWN_STATES for name in state_names], dtype=bool)
+    timed_known = _lookup(known, actual, False) & states["system_updated_at"].notna().to_numpy()
+    left = np.flatnonzero(timed_known)
+    right = np.flatnonzero(expected["deciding_at"].notna().to_numpy())
+    state_keys, expected_keys = _person_key_codes(states, expected)
+    expected_index = pd.Index(expected_keys[right])
+    if not expected_index.is_unique:
+        return None
+    match = expected_index.get_indexer(state_keys[left])
+    found = match >= 0
+    left, right = left[found], right[match[found]]
+    agree = actual[left] == expected_state[right]
+    return left[agree], right[agree]
+
+
+# --- comparison counts -------------------------------------------------------
+
+#: A comparison row's class: (finding kind + 1, both known, mismatch), so that one
+#: bincount over (slot, class) gives every count of every block.
+_CLASS_SHAPE = (len(KIND_COUNTS) + 1, 2, 2)
+_CLASSES = math.prod(_CLASS_SHAPE)
+
+
+@dataclass(frozen=True)
+class _Comparisons:
+    """The comparison rows — ``compared``, then the missing-preference findings —
+    as arrays of what the counts read."""
+
+    system: np.ndarray
+    """Position of the row's system in the config, -1 for another system."""
+    key: np.ndarray
+    """Rank of the row's key in ``keys``, -1 when a key part is missing."""
+    keys: list[tuple[str, str, str]]
+    person: np.ndarray
+    """Non-negative person number, -1 when missing (always so for a finding row)."""
+    both_known: np.ndarray
+    row_class: np.ndarray
+    """The row's class in ``_CLASS_SHAPE``."""
+    timed: np.ndarray
+    """Positions of the rows with a lag: the system agrees with a known expected
+    state and both times exist."""
+    lag: np.ndarray
+    """Per timed row, seconds from the deciding change to the system state (≥ 0)."""
+    over_sla: np.ndarray
+    """Per timed row, whether the lag exceeds the system's SLA."""
+    unsynced: np.ndarray
+    """Held (known state or missing preference) and not equal to the expected state."""
+
+
+def _comparison_rows(
+    compared: pd.DataFrame, missing: pd.DataFrame, config: AuditConfig
+) -> _Comparisons:
+    """The comparison rows as codes, without copying or joining the frames."""
+    none = np.full(len(missing), -1, dtype=np.int8)
+    (actual, expected, missing_expected), states = _shared_codes(
+        compared["actual_state"], compared["expected_state"], missing["expected_state"]
+    )
+    # A finding row has no system state.
+    actual = np.concatenate([actual, none])
+    expected = np.concatenate([expected, missing_expected])
+    known_state = np.array([state in KNOWN_STATES for state in states], dtype=bool)
+    known = _lookup(known_state, actual, False)
+    both_known = known & _lookup(known_state, expected, False)
+    # As with pandas' ==, a missing state equals nothing.
+    equal = (actual == expected) & (actual >= 0)
+
+    (compared_kind, missing_kind), kinds = _shared_codes(compared["kind"], missing["kind"])
+    kind_table = np.array([KIND_INDEX.get(kind, -1) for kind in kinds], dtype=np.int8)
+    kind = _lookup(kind_table, np.concatenate([compared_kind, missing_kind]), -1)
+    row_class = (kind + 1) * 4
+    row_class += both_known * np.int8(2)
+    row_class += both_known & ~equal
+
+    systems = list(config.systems)
+    system = np.concatenate(_system_positions([compared["system"], missing["system"]], systems))
+    sla_of = np.array([config.latency_sla_of(s).total_seconds() for s in systems], float)
+    later, earlier = compared["system_updated_at"], compared["deciding_at"]
+    timed = np.flatnonzero(
+        (equal & known)[: len(compared)] & later.notna().to_numpy() & earlier.notna().to_numpy()
+    )
+    lag = lag_seconds(later, timed, earlier, timed)
+    (person,) = _person_codes(compared["person_id"])
+    key, keys = _key_ranks(compared, missing)
+    return _Comparisons(
+        system=system,
+        key=key,
+        keys=keys,
+        person=np.concatenate([person, np.full(len(none), -1, dtype=person.dtype)]),
+        both_known=both_known,
+        row_class=row_class,
+        timed=timed,
+        lag=lag,
+        over_sla=lag > _lookup(sla_of, system[timed], np.nan),
+        unsynced=(known | (kind == KIND_INDEX[FindingKind.MISSING_PREFERENCE])) & ~equal,
+    )
+
+
+def _comparison_blocks(
+    rows: _Comparisons, system_count: int
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The counts block overall, per system, and per system × key (only the keys
+    the system has rows of, sorted), from one pass over the rows.
+
+    Each row gets a slot (system + 1, key + 1); slot 0 of either part holds the
+    rows of a system not configured or with a key part missing, which count only
+    in the wider scopes. Slots run system by system, so a system's slots are
+    contiguous."""
+    shape = (system_count + 1, len(rows.keys) + 1)
+    slot = rows.system.astype(np.intp) + 1
+    slot *= shape[1]
+    slot += rows.key
+    slot += 1
+    slot_class = slot * _CLASSES
+    slot_class += rows.row_class
+    by_class = np.bincount(slot_class, minlength=math.prod(shape) * _CLASSES)
+    by_class = by_class.reshape(*shape, *_CLASS_SHAPE)
+    persons, persons_by_system, persons_by_slot = _distinct_persons(rows, slot, shape)
+    latency, latency_by_system, latency_by_slot = _latency_blocks(rows, slot, shape)
+
+    overall = _counts_block(by_class.sum(axis=(0, 1)), persons, latency)
+    by_system, by_key = [], []
+    for s in range(1, shape[0]):
+        by_system.append(
+            _counts_block(by_class[s].sum(axis=0), persons_by_system[s], latency_by_system[s - 1])
+        )
+        # As groupby did: a key appears under a system only when the system has rows of it.
+        by_key.append(
+            {
+                key_text(key): _counts_block(
+                    by_class[s, k], persons_by_slot[s, k], latency_by_slot[s - 1][k - 1]
+                )
+                for k, key in enumerate(rows.keys, start=1)
+                if by_class[s, k].any()
+            }
+        )
+    return overall, by_system, by_key
+
+
+def _counts_block(by_class: np.ndarray, persons: int, latency: dict[str, Any]) -> dict[str, Any]:
+    """One counts block from its rows counted by class (``_CLASS_SHAPE``)."""
+    comparisons = int(by_class[:, 1, :].sum())
+    mismatches = int(by_class[:, 1, 1].sum())
+    block: dict[str, Any] = {
+        "persons_compared": int(persons),
+        "comparisons": comparisons,
         "mismatches": mismatches,
-        "mismatch_rate": _rate(mismatches, len(compared)),
+        "mismatch_rate": _rate(mismatches, comparisons),
     }
-    for name, kind in KIND_COUNTS.items():
-        counts[name] = int((rows["kind"] == kind).sum())
-    counts["sync_latency"] = latency_summary(rows["lag"], rows["sla_seconds"])
-    return counts
+    for position, name in enumerate(KIND_COUNTS, start=1):
+        block[name] = int(by_class[position].sum())
+    block["sync_latency"] = latency
+    return block
+
+
+def _distinct_persons(
+    rows: _Comparisons, slot: np.ndarray, shape: tuple[int, int]
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """Distinct persons among the both-known rows: overall, per system slot and per
+    slot (``shape``)."""
+    counted = rows.both_known & (rows.person >= 0)
+    pairs = rows.person[counted].astype(np.int64, copy=False)  # a copy: indexed
+    persons = int(pairs.max()) + 1 if len(pairs) else 0
+    size = math.prod(shape)
+    pairs *= size
+    pairs += slot[counted]
+    if persons * size <= DENSE_LIMIT:
+        seen = np.zeros(persons * size, dtype=bool)
+        seen[pairs] = True
+        seen = seen.reshape(persons, *shape)
+        in_system = seen.any(axis=2)
+        return (
+            int(np.count_nonzero(in_system.any(axis=1))),
+            np.count_nonzero(in_system, axis=0),
+            np.count_nonzero(seen, axis=0),
+        )
+    # Too many persons for a table of flags: hash the pairs, then coarser pairs.
+    pairs = pd.unique(pairs)
+    in_system = pd.unique(pairs // shape[1])
+    return (
+        len(pd.unique(in_system // shape[0])),
+        np.bincount(in_system % shape[0], minlength=shape[0]),
+        np.bincount(pairs % size, minlength=size).reshape(shape),
+    )
+
+
+def _latency_blocks(
+    rows: _Comparisons, slot: np.ndarray, shape: tuple[int, int]
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[list[dict[str, Any]]]]:
+    """The ``sync_latency`` block overall, per system and per system × key, from
+    one sort of the lags by slot."""
+    timed_slot = slot[rows.timed]
+    size = math.prod(shape)
+    counts = np.bincount(timed_slot, minlength=size)
+    over = np.bincount(timed_slot[rows.over_sla], minlength=size).reshape(shape)
+    # Small integers sort stably by radix sort: one linear pass.
+    lags = rows.lag[np.argsort(timed_slot.astype(np.min_scalar_type(size)), kind="stable")]
+    ends = np.cumsum(counts).reshape(shape)
+    starts = ends - counts.reshape(shape)
+    overall = _latency_block(rows.lag, int(np.count_nonzero(rows.over_sla)))
+    by_system = [
+        _latency_block(lags[starts[s, 0] : ends[s, -1]], over[s].sum()) for s in range(1, shape[0])
+    ]
+    by_slot = [
+        [_latency_block(lags[starts[s, k] : ends[s, k]], over[s, k]) for k in range(1, shape[1])]
+        for s in range(1, shape[0])
+    ]
+    return overall, by_system, by_slot
 
 
 def compute_metrics(
@@ -80,77 +488,169 @@ def compute_metrics(
     as_of: datetime,
 ) -> dict[str, Any]:
     """All metrics of the run as a JSON-ready dict."""
-    rows = compared.copy()
     missing = findings[findings["kind"] == FindingKind.MISSING_PREFERENCE]
-    rows = pd.concat(
-        [rows, missing[[*GROUP, "system", "kind", "expected_state"]]], ignore_index=True
-    )
-    rows["system"] = rows["system"].astype("object")
-    agree = (rows["actual_state"] == rows["expected_state"]) & rows["actual_state"].isin(
-        [State.GRANTED, State.DENIED]
-    )
-    lag = (rows["system_updated_at"] - rows["deciding_at"]).dt.total_seconds().clip(lower=0)
-    rows["lag"] = lag.where(agree)
-    rows["sla_seconds"] = rows["system"].map(
-        {s: config.latency_sla_of(s).total_seconds() for s in config.systems}
-    )
+    rows = _comparison_rows(compared, missing, config)
+    systems = list(config.systems)
 
-    overall = _comparison_counts(rows)
-    overall.update(_coverage(expected))
-    overall["sync_success_rate"] = _sync_success(rows, expected, config, as_of)
-    overall["audit_readiness"] = audit_readiness(observations, config)
+    overall, per_system, per_system_key = _comparison_blocks(rows, len(systems))
+    coverage, coverage_by_key = _coverage(expected)
+    overall.update(coverage)
+    overall["sync_success_rate"] = _sync_success(rows, compared, missing, expected, config, as_of)
+    held, ready = _held_and_ready(observations)
+    if config.policy.authorities:
+        by_authority = held & _authority_holds(observations, config)
+        overall["audit_readiness"] = _readiness(by_authority, ready & by_authority, None, 1)[0]
+    else:
+        overall["audit_readiness"] = _readiness(held, ready, None, 1)[0]
     conflicted = findings.loc[findings["kind"] == FindingKind.IDENTITY_CONFLICT, "person_id"]
     overall["identity_conflicts"] = int(conflicted.nunique())
     overall["unmapped_values"] = int((findings["kind"] == FindingKind.UNMAPPED_VALUE).sum())
 
+    (observed_system,) = _system_positions([observations["system"]], systems)
+    readiness = _readiness(held, ready, observed_system, len(systems))
     by_system: dict[str, Any] = {}
-    for system in config.systems:
-        system_rows = rows[rows["system"] == system]
-        entry = _comparison_counts(system_rows)
-        entry["audit_readiness"] = audit_readiness(
-            observations[observations["system"].astype("object") == system],
-            config,
-            only_authority=False,
-        )
-        entry["by_key"] = {
-            key_text(key): _comparison_counts(group)
-            for key, group in system_rows.groupby(KEY, sort=True)
-        }
+    for position, system in enumerate(systems):
+        entry = per_system[position]
+        entry["audit_readiness"] = readiness[position]
+        entry["by_key"] = per_system_key[position]
         by_system[system] = entry
-
-    by_key = {}
-    for key, group in expected.groupby(KEY, sort=True):
-        by_key[key_text(key)] = _coverage(group)
-    return {"overall": overall, "by_system": by_system, "by_key": by_key}
+    return {"overall": overall, "by_system": by_system, "by_key": coverage_by_key}
 
 
-def _coverage(expected: pd.DataFrame) -> dict[str, Any]:
-    known = int((expected["expected_state"] != State.UNKNOWN).sum())
+def _coverage(expected: pd.DataFrame) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The coverage block overall and per key (keys sorted)."""
+    (state,), names = _shared_codes(expected["expected_state"])
+    # As with pandas' !=, a missing expected state is not "unknown": it counts as known.
+    known = ~_lookup(names == State.UNKNOWN.value, state, False)
+    denied = _lookup(names == State.DENIED.value, state, False)
+    key, keys = _key_ranks(expected)
+    with_key = key >= 0
+    person_keys = np.bincount(key[with_key], minlength=len(keys))
+    known_keys = np.bincount(key[with_key & known], minlength=len(keys))
+    denied_keys = np.bincount(key[with_key & denied], minlength=len(keys))
+    overall = _coverage_block(len(expected), int(known.sum()), int(denied.sum()))
+    by_key = {
+        key_text(k): _coverage_block(int(person_keys[r]), int(known_keys[r]), int(denied_keys[r]))
+        for r, k in enumerate(keys)
+    }
+    return overall, by_key
+
+
+def _coverage_block(person_keys: int, known: int, denied: int) -> dict[str, Any]:
     return {
-        "person_keys": len(expected),
+        "person_keys": person_keys,
         "expected_known": known,
-        "expected_denied": int((expected["expected_state"] == State.DENIED).sum()),
-        "coverage": _rate(known, len(expected)),
+        "expected_denied": denied,
+        "coverage": _rate(known, person_keys),
     }
 
 
 def _sync_success(
-    rows: pd.DataFrame, expected: pd.DataFrame, config: AuditConfig, as_of: datetime
+    rows: _Comparisons,
+    compared: pd.DataFrame,
+    missing: pd.DataFrame,
+    expected: pd.DataFrame,
+    config: AuditConfig,
+    as_of: datetime,
 ) -> float | None:
     """Deciding changes in the window reflected in every system holding the key."""
     start = pd.Timestamp(as_of) - config.policy.sync_window
-    recent = expected[
-        (expected["deciding_at"] >= start) & (expected["deciding_at"] <= pd.Timestamp(as_of))
-    ]
+    in_window = (expected["deciding_at"] >= start) & (
+        expected["deciding_at"] <= pd.Timestamp(as_of)
+    )
+    recent = expected.loc[in_window, GROUP]
     if recent.empty:
         return None
-    held = rows[
-        rows["actual_state"].isin([State.GRANTED, State.DENIED])
-        | (rows["kind"] == FindingKind.MISSING_PREFERENCE)
-    ]
-    held = held.merge(recent[GROUP], on=GROUP)
-    failed = held[held["actual_state"] != held["expected_state"]][GROUP].drop_duplicates()
+    # Only the few unsynced rows are joined with the recent changes: the same
+    # person-keys as joining every held row, then keeping the unsynced ones.
+    count = len(compared)
+    unsynced = pd.concat(
+        [
+            compared.loc[rows.unsynced[:count], GROUP],
+            missing.loc[rows.unsynced[count:], GROUP],
+        ],
+        ignore_index=True,
+    )
+    candidates = recent[recent["person_id"].isin(unsynced["person_id"])]
+    failed = unsynced.merge(candidates, on=GROUP).drop_duplicates()
     return _rate(len(recent) - len(failed), len(recent))
+
+
+# --- audit readiness ---------------------------------------------------------
+
+
+def _filled(values: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """Per value: selected by ``rows`` and non-blank after stripping whitespace
+    (a missing value is blank)."""
+    sample = values.iloc[:: max(len(values) // SAMPLE, 1)].dropna()
+    if sample.nunique() <= len(sample) // 2:
+        # Values repeat: test each distinct value once (same answers, less text work).
+        codes, distinct = _factorized(values)
+        if values.dtype != object or pd.api.types.infer_dtype(distinct) == "string":
+            return rows & _lookup(_non_blank(pd.Series(distinct)), codes, False)
+        # Else equal values of different types (1, 1.0) could read differently as text.
+    filled = np.zeros(len(values), dtype=bool)
+    filled[rows] = _non_blank(values[rows])
+    return filled
+
+
+def _non_blank(values: pd.Series) -> np.ndarray:
+    """``values.astype("string").str.strip().fillna("").ne("")`` as an array."""
+    if (
+        values.dtype == object
+        and pd.api.types.pandas_dtype("string").storage == "pyarrow"
+        and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+    ):
+        # Text only: the same Arrow kernel that expression runs, without pandas
+        # first copying and checking every value.
+        try:
+            text = pa.array(values.to_numpy(), type=pa.large_string(), from_pandas=True)
+        except (pa.ArrowException, UnicodeError):
+            pass
+        else:
+            non_blank = pc.not_equal(pc.utf8_trim_whitespace(text), "")
+            return pc.fill_null(non_blank, False).to_numpy(zero_copy_only=False)
+    return values.astype("string").str.strip().fillna("").ne("").to_numpy(dtype=bool)
+
+
+def _held_and_ready(observations: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per observation: held to the audit standard (a granted or denied state), and
+    ready (held, with a timestamp, a capture source and proof)."""
+    held = observations["state"].isin(KNOWN_STATES).to_numpy(dtype=bool)
+    ready = held & observations["updated_at"].notna().to_numpy(dtype=bool)
+    for column in ("capture_source", "proof"):
+        # Each test reads only the rows still ready: proofs are ids, costly to read.
+        ready = _filled(observations[column], ready)
+    return held, ready
+
+
+def _authority_holds(observations: pd.DataFrame, config: AuditConfig) -> np.ndarray:
+    """Whether each observation comes from the authority system of its key."""
+    columns = ["system", *KEY]
+    # The authority depends on the key alone: look it up once per distinct
+    # (system, key). Codes shifted by one: a missing part (-1) is a value too.
+    factorized = [_factorized(observations[column]) for column in columns]
+    number, distinct = _distinct_rows([codes + 1 for codes, _ in factorized])
+    values = {
+        column: np.concatenate([[np.nan], names]).astype(object)[codes]
+        for column, (_, names), codes in zip(columns, factorized, distinct, strict=True)
+    }
+    authority = authority_of_keys(pd.DataFrame({part: values[part] for part in KEY}), config)
+    holds = values["system"] == authority.to_numpy()
+    return holds.astype(bool)[number]
+
+
+def _readiness(
+    held: np.ndarray, ready: np.ndarray, group: np.ndarray | None, size: int
+) -> list[float | None]:
+    """Per group 0 … size-1 of ``group`` (without: all rows): ready observations /
+    held ones."""
+    if group is None:
+        return [_rate(int(np.count_nonzero(ready)), int(np.count_nonzero(held)))]
+    in_group = group >= 0
+    held_counts = np.bincount(group[held & in_group], minlength=size)
+    ready_counts = np.bincount(group[ready & in_group], minlength=size)
+    return [_rate(int(r), int(h)) for r, h in zip(ready_counts, held_counts, strict=True)]
 
 
 def audit_readiness(
@@ -160,17 +660,13 @@ def audit_readiness(
 
     Without any authority configured, every observation is held to the standard.
     """
-    rows = observations[observations["state"].isin([State.GRANTED, State.DENIED])]
+    held, ready = _held_and_ready(observations)
     if only_authority and config.policy.authorities:
-        authority = authority_of_keys(rows, config)
-        rows = rows[rows["system"].astype("object").to_numpy() == authority.to_numpy()]
-    if rows.empty:
-        return None
-    present = [
-        rows[c].astype("string").str.strip().fillna("").ne("") for c in ("capture_source", "proof")
-    ]
-    ready = rows["updated_at"].notna() & present[0] & present[1]
-    return _rate(int(ready.sum()), len(rows))
+        held = held & _authority_holds(observations, config)
+    return _readiness(held, ready & held, None, 1)[0]
+
+
+# --- identity ----------------------------------------------------------------
 
 
 def identity_metrics(
@@ -181,28 +677,33 @@ def identity_metrics(
     systems: list[str],
 ) -> dict[str, Any]:
     """Persons, records, and how well each system's records link to the others."""
-    frame = pd.DataFrame(
-        {
-            "person_id": person_of_record.to_numpy(),
-            "system": records["system"].astype("object").to_numpy(),
-        }
-    )
-    systems_per_person = frame.groupby("person_id")["system"].nunique()
-    frame["linked"] = frame["person_id"].map(systems_per_person).to_numpy() > 1
+    person, persons = pd.factorize(person_of_record)
+    system, names = _factorized(records["system"])
+    # Distinct (person, system) pairs: the systems each person has records in.
+    width = max(len(names), 1)
+    paired = (person >= 0) & (system >= 0)
+    pairs = pd.unique(person[paired].astype(np.int64) * width + system[paired])
+    systems_per_person = np.bincount(pairs // width, minlength=len(persons))
+    linked = _lookup(systems_per_person > 1, person, False)
+    records_of = np.bincount(system[system >= 0], minlength=width)
+    persons_of = np.bincount(pairs % width, minlength=width)
+    linked_of = np.bincount(system[linked & (system >= 0)], minlength=width)
+    code_of = {name: code for code, name in enumerate(names)}
     by_system = {}
-    for system in systems:
-        rows = frame[frame["system"] == system]
-        linked = int(rows["linked"].sum())
-        by_system[system] = {
-            "records": len(rows),
-            "persons": int(rows["person_id"].nunique()),
-            "linked_records": linked,
-            "alone_records": int(len(rows) - linked),
-            "match_rate": _rate(linked, len(rows)),
+    for name in systems:
+        code = code_of.get(name)
+        count = 0 if code is None else int(records_of[code])
+        linked_count = 0 if code is None else int(linked_of[code])
+        by_system[name] = {
+            "records": count,
+            "persons": 0 if code is None else int(persons_of[code]),
+            "linked_records": linked_count,
+            "alone_records": count - linked_count,
+            "match_rate": _rate(linked_count, count),
         }
     return {
-        "persons": int(frame["person_id"].nunique()),
-        "records": len(frame),
+        "persons": len(persons),
+        "records": len(person),
         "identity_conflicts": int(conflicts["person_id"].nunique()) if len(conflicts) else 0,
         "ignored_values": len(ignored),
         "by_system": by_system,

@@ -23,6 +23,7 @@ are matched once among themselves and never per row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,26 +57,67 @@ class Evaluation:
 def key_universe(
     observations: pd.DataFrame, persons_by_system: pd.DataFrame, config: AuditConfig
 ) -> pd.DataFrame:
-    """Every (person, key) to evaluate: keys observed, plus keys a system must hold."""
-    observed = observations[GROUP].astype(
-        {"purpose": "object", "channel": "object", "scope": "object"}
-    )
-    parts = [observed.drop_duplicates()]
+    """Every (person, key) to evaluate: keys observed, plus keys a system must hold.
+
+    The key columns are categoricals (one row per person and key, in order of
+    first appearance)."""
+    key_of_row, keys = _row_keys(observations)
+    persons = [observations["person_id"].to_numpy(dtype=np.int64)]
+    key_codes = [key_of_row]
+    index = {key: code for code, key in enumerate(keys)}
     for system, settings in config.systems.items():
-        persons = persons_by_system.loc[persons_by_system["system"] == system, "person_id"]
+        holders = persons_by_system.loc[persons_by_system["system"] == system, "person_id"]
         for key in settings.must_hold:
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "person_id": persons.to_numpy(),
-                        "purpose": key[0],
-                        "channel": key[1],
-                        "scope": key[2],
-                    }
-                )
-            )
-    keys = pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
-    return keys.astype({"purpose": "object", "channel": "object", "scope": "object"})
+            code = index.setdefault(tuple(key), len(index))
+            persons.append(holders.to_numpy(dtype=np.int64))
+            key_codes.append(np.full(len(holders), code, dtype=np.int64))
+    keys = list(index)
+    person, key = np.concatenate(persons), np.concatenate(key_codes)
+    # One row per (person, key): the first occurrence of each pair.
+    first = ~pd.Series(person * max(len(keys), 1) + key).duplicated().to_numpy()
+    return _key_frame(person[first], key[first], keys)
+
+
+def _row_keys(frame: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, str, str]]]:
+    """Each row's key as a code into the distinct keys (in order of first appearance)."""
+    # Factorize each key part (cheap on categoricals), combine the part codes
+    # into one integer, and decode only the few distinct combinations.
+    combined = np.zeros(len(frame), dtype=np.int64)
+    part_uniques = []
+    for part in KEY:
+        part_codes, uniques = pd.factorize(frame[part], use_na_sentinel=False)
+        combined = combined * (len(uniques) + 1) + part_codes
+        part_uniques.append(np.asarray(uniques, dtype=object))
+    key_of_row, distinct = pd.factorize(combined)
+    parts = []
+    remainder = np.asarray(distinct, dtype=np.int64)
+    for uniques in reversed(part_uniques):
+        parts.append(uniques[remainder % (len(uniques) + 1)])
+        remainder = remainder // (len(uniques) + 1)
+    keys = list(zip(*reversed(parts), strict=True))
+    return key_of_row.astype(np.int64), keys
+
+
+def _key_frame(
+    person: np.ndarray, key: np.ndarray, keys: list[tuple[str, str, str]]
+) -> pd.DataFrame:
+    """A (person_id, purpose, channel, scope) frame from key codes into ``keys``.
+
+    The key parts are categoricals with sorted categories, so that sorting and
+    grouping by them follow the text, and merges on them run on codes."""
+    frame: dict[str, object] = {"person_id": person}
+    for position, part in enumerate(KEY):
+        values = [k[position] for k in keys]
+        categories = sorted({v for v in values if v is not None})
+        lookup = np.array([categories.index(v) if v is not None else -1 for v in values])
+        codes = lookup[key] if len(keys) else np.zeros(0, dtype=np.int64)
+        frame[part] = pd.Categorical.from_codes(codes, categories=categories)
+    return pd.DataFrame(frame)
+
+
+def _sortable(key: tuple[str, str, str]) -> tuple:
+    """Sort keys by text, a missing part last (as pandas sorts)."""
+    return tuple((part is None, part or "") for part in key)
 
 
 class _KeyCodes:
@@ -83,34 +125,17 @@ class _KeyCodes:
     so that sorting by id sorts by (purpose, channel, scope)."""
 
     def __init__(self, *frames: pd.DataFrame) -> None:
-        distinct = pd.concat(
-            [frame[KEY].astype("object").drop_duplicates() for frame in frames],
-            ignore_index=True,
-        ).drop_duplicates()
-        self.table = distinct.sort_values(KEY, ignore_index=True)
-        self.keys = [tuple(row) for row in self.table.itertuples(index=False, name=None)]
+        distinct = sorted({key for frame in frames for key in _row_keys(frame)[1]}, key=_sortable)
+        self.keys = distinct
+        self.table = pd.DataFrame(distinct, columns=KEY, dtype="object")
         self.specificity = np.array([sum(p != ANY for p in key) for key in self.keys], np.int8)
-        self._index = pd.MultiIndex.from_frame(self.table)
+        self._id = {key: code for code, key in enumerate(self.keys)}
 
     def codes(self, frame: pd.DataFrame) -> np.ndarray:
         """The key id of each row of ``frame``."""
-        # Factorize each key part (cheap on categoricals), combine the part codes
-        # into one integer, and look up only the few distinct combinations.
-        combined = np.zeros(len(frame), dtype=np.int64)
-        part_uniques = []
-        for part in KEY:
-            part_codes, uniques = pd.factorize(frame[part], use_na_sentinel=False)
-            combined = combined * (len(uniques) + 1) + part_codes
-            part_uniques.append(np.asarray(uniques, dtype=object))
-        distinct, inverse = np.unique(combined, return_inverse=True)
-        parts = []
-        remainder = distinct.copy()
-        for uniques in reversed(part_uniques):
-            parts.append(uniques[remainder % (len(uniques) + 1)])
-            remainder //= len(uniques) + 1
-        purpose, channel, scope = reversed(parts)
-        lookup = self._index.get_indexer(pd.MultiIndex.from_arrays([purpose, channel, scope]))
-        return lookup[inverse.reshape(-1)].astype(np.int64)
+        key_of_row, keys = _row_keys(frame)
+        ids = np.array([self._id[key] for key in keys], dtype=np.int64)
+        return ids[key_of_row] if len(keys) else np.zeros(0, dtype=np.int64)
 
     def covers(self) -> np.ndarray:
         """Boolean matrix: ``covers[o, u]`` when observed key o applies to key u."""
@@ -172,6 +197,17 @@ def _time_values(times: pd.Series) -> np.ndarray:
     result = values.to_numpy(dtype="datetime64[ns]").astype(np.int64)
     result[values.isna().to_numpy()] = UNTIMED
     return result
+
+
+def _pack(*columns: np.ndarray) -> np.ndarray:
+    """Several small non-negative integer columns as one int64 that sorts the same
+    way as sorting by them in order (one lexsort key instead of several)."""
+    packed = np.zeros(len(columns[0]), dtype=np.int64)
+    for column in columns:
+        column = column.astype(np.int64)
+        width = int(column.max()) + 1 if len(column) else 1
+        packed = packed * width + column
+    return packed
 
 
 def _group_starts(group: np.ndarray) -> np.ndarray:
@@ -239,16 +275,16 @@ def _pairs(observations: pd.DataFrame, keys: pd.DataFrame, codes: _KeyCodes) -> 
     pk = person[row] * n_keys + key
     # ...that its person is evaluated on.
     universe = keys["person_id"].to_numpy(dtype=np.int64) * n_keys + codes.codes(keys)
-    keep = np.isin(pk, universe)
+    keep = pd.Series(pk).isin(universe).to_numpy()  # a hash lookup, no sort
     row, key, pk = row[keep], key[keep], pk[keep]
-    state = observations["state"].astype("object").map(_STATE_CODE).fillna(_UNKNOWN)
+    state = _per_distinct(observations["state"], lambda v: _STATE_CODE.get(v, _UNKNOWN), _UNKNOWN)
     return _Pairs(
         row=row,
         key=key,
         person=person[row],
         pk=pk,
         system=observations["system"].cat.codes.to_numpy(dtype=np.int64)[row],
-        state=state.to_numpy(dtype=np.int64)[row],
+        state=state.astype(np.int64)[row],
         t=_time_values(observations["updated_at"])[row],
         specificity=codes.specificity[obs_key][row].astype(np.int64),
         record_key=observations["record_key"].to_numpy(dtype=np.int64)[row],
@@ -295,10 +331,20 @@ def evaluate(observations: pd.DataFrame, keys: pd.DataFrame, config: AuditConfig
 
 def _has_evidence(observations: pd.DataFrame) -> np.ndarray:
     present = [
-        observations[c].astype("string").str.strip().fillna("").ne("").to_numpy(dtype=bool)
+        _per_distinct(observations[c], lambda v: str(v).strip() != "", False).astype(bool)
         for c in ("capture_source", "proof")
     ]
     return present[0] | present[1]
+
+
+def _per_distinct(
+    values: pd.Series, function: Callable[[object], object], missing: object
+) -> np.ndarray:
+    """``function`` of each value, computed once per distinct value (``missing``
+    for missing values): these columns hold few distinct values."""
+    codes, uniques = pd.factorize(values)
+    table = np.array([*(function(u) for u in np.asarray(uniques, dtype=object)), missing])
+    return table[codes]
 
 
 def _utc(values: np.ndarray) -> pd.Series:
@@ -308,11 +354,6 @@ def _utc(values: np.ndarray) -> pd.Series:
     return pd.Series(pd.DatetimeIndex(stamps).tz_localize("UTC"))
 
 
-def _key_frame(person: np.ndarray, key: np.ndarray, codes: _KeyCodes) -> pd.DataFrame:
-    table = codes.table.iloc[key].reset_index(drop=True)
-    return pd.concat([pd.DataFrame({"person_id": person}), table], axis=1)
-
-
 def _system_states(pairs: _Pairs, codes: _KeyCodes, systems: list[str]) -> pd.DataFrame:
     n_systems = max(len(systems), 1)
     group = pairs.pk * n_systems + pairs.system
@@ -320,7 +361,8 @@ def _system_states(pairs: _Pairs, codes: _KeyCodes, systems: list[str]) -> pd.Da
     denial = pairs.state == _DENIED
 
     idx = np.flatnonzero(known)
-    idx = idx[np.lexsort((pairs.record_key[idx], denial[idx], pairs.t[idx], group[idx]))]
+    tie_break = _pack(denial[idx], pairs.record_key[idx])
+    idx = idx[np.lexsort((tie_break, pairs.t[idx], group[idx]))]
     idx = _drop_overridden_grants(idx, group[idx], denial[idx], pairs.specificity[idx])
     latest = idx[_last_per_group(group[idx])]
 
@@ -332,7 +374,7 @@ def _system_states(pairs: _Pairs, codes: _KeyCodes, systems: list[str]) -> pd.Da
 
     chosen = np.r_[latest, unknown].astype(np.int64)
     chosen = chosen[np.lexsort((pairs.system[chosen], pairs.key[chosen], pairs.person[chosen]))]
-    states = _key_frame(pairs.person[chosen], pairs.key[chosen], codes)
+    states = _key_frame(pairs.person[chosen], pairs.key[chosen], codes.keys)
     states["system"] = pd.Categorical.from_codes(pairs.system[chosen], categories=systems)
     states["actual_state"] = np.where(
         pairs.state[chosen] == _UNKNOWN, State.UNKNOWN.value, _STATE_NAME[pairs.state[chosen]]
@@ -357,11 +399,9 @@ def _expected(
     from_authority = (authority == NO_AUTHORITY) | (pairs.system == authority)
     counting = known & (denial | from_authority)
     idx = np.flatnonzero(counting)
-    idx = idx[
-        np.lexsort(
-            (pairs.record_key[idx], pairs.system[idx], denial[idx], pairs.t[idx], pairs.pk[idx])
-        )
-    ]
+    # Ties on time: grants before denials, then by system and record (one packed key).
+    tie_break = _pack(denial[idx], pairs.system[idx], pairs.record_key[idx])
+    idx = idx[np.lexsort((tie_break, pairs.t[idx], pairs.pk[idx]))]
     if config.policy.regrant_requires_evidence:
         group = pairs.pk[idx]
         denial_time = np.where(denial[idx], pairs.t[idx], np.iinfo(np.int64).max)
@@ -382,16 +422,8 @@ def _expected(
         (pairs.t[idx] > last_opposite) | ((pairs.t[idx] == last_opposite) & denial[idx])
     )
     candidates = idx[after]
-    candidates = candidates[
-        np.lexsort(
-            (
-                pairs.record_key[candidates],
-                pairs.system[candidates],
-                pairs.t[candidates],
-                pairs.pk[candidates],
-            )
-        )
-    ]
+    tie_break = _pack(pairs.system[candidates], pairs.record_key[candidates])
+    candidates = candidates[np.lexsort((tie_break, pairs.t[candidates], pairs.pk[candidates]))]
     deciding = candidates[_group_starts(pairs.pk[candidates])]
 
     n_keys = len(codes.keys)
@@ -403,7 +435,7 @@ def _expected(
     )
     universe = universe.sort_values(["person_id", "key"], ignore_index=True)
     pk = universe["person_id"].to_numpy() * n_keys + universe["key"].to_numpy()
-    expected = _key_frame(universe["person_id"].to_numpy(), universe["key"].to_numpy(), codes)
+    expected = _key_frame(universe["person_id"].to_numpy(), universe["key"].to_numpy(), codes.keys)
 
     state = np.full(len(pk), _UNKNOWN, dtype=np.int64)
     at = np.searchsorted(pk, pairs.pk[decided])

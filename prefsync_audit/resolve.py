@@ -1,9 +1,10 @@
 """Stage 3 — resolve identities: which records are the same person.
 
 Records that share any identifier value are one person: the connected
-components of the bipartite graph record ↔ identifier value, computed with
-scipy over integer codes (no Python loop per row). Plain emails and phones are
-also hashed the way each hashed audience hashes them, so an audience of
+components of the graph record ↔ identifier value, computed with scipy. Each
+kind's values are numbered once and linking runs on those integer codes (no
+Python loop per row). Plain emails and phones are also hashed the way each
+hashed audience hashes them (once per distinct value), so an audience of
 SHA-256 values joins the plain-text systems.
 
 Placeholder values (``test@test.com``, ``0000000000``) would glue strangers
@@ -15,9 +16,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -73,59 +77,28 @@ def hash_profiles(mappings: list) -> dict[str, set[str]]:
     return profiles
 
 
-def _ignore_matcher(patterns: list[str]):
-    exact = {p for p in patterns if not p.startswith("re:")}
-    regexes = [re.compile(p[3:], re.IGNORECASE) for p in patterns if p.startswith("re:")]
-
-    def is_ignored(value: str) -> bool:
-        return value in exact or any(r.search(value) for r in regexes)
-
-    return is_ignored
-
-
 def identifier_links(
     records: pd.DataFrame, kinds: list[str], profiles: dict[str, set[str]]
 ) -> pd.DataFrame:
     """Long table (record_key, kind, value) of every identifier, hashes derived."""
-    parts = []
-    for kind in kinds:
-        # A record may hold several values of a kind: ``kind``, ``kind#2``… (a
-        # mapping identifier with ``repeated: true``); each one links.
-        columns = [c for c in records.columns if c == kind or _is_repeat_of(c, kind)]
-        for column in columns:
-            present = records[["record_key", column]].dropna()
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "record_key": present["record_key"].to_numpy(),
-                        "kind": kind,
-                        "value": present[column].to_numpy(),
-                    }
-                )
-            )
-            for profile in sorted(profiles.get(kind, ())):
-                apply = apply_email_profile if kind == "email" else apply_phone_profile
-                uniques = pd.unique(present[column])
-                lookup = {v: sha256_hex(apply(v, profile)) for v in uniques}
-                parts.append(
-                    pd.DataFrame(
-                        {
-                            "record_key": present["record_key"].to_numpy(),
-                            "kind": f"{kind}_sha256",
-                            "value": present[column].map(lookup).to_numpy(),
-                        }
-                    )
-                )
-    if not parts:
+    links = _link_codes(records, kinds, profiles)
+    if not links.parts:
         return pd.DataFrame({"record_key": pd.Series(dtype="int64"), "kind": [], "value": []})
-    links = pd.concat(parts, ignore_index=True)
-    # One link per (record, kind, value), found on integer codes rather than strings.
-    codes = _Values.of(links).code_of_link
-    if not len(codes):
-        return links
-    pair = links["record_key"].to_numpy(dtype=np.int64) * (codes.max() + 1) + codes
-    _, first = np.unique(pair, return_index=True)
-    return links.iloc[np.sort(first)].reset_index(drop=True)
+    record_key = np.concatenate([part.record_key for part in links.parts])
+    code = np.concatenate([part.code for part in links.parts])
+    kind = np.repeat(
+        np.array([part.kind for part in links.parts], dtype=object),
+        [len(part.code) for part in links.parts],
+    )
+    # One link per (record, kind, value): the codes of two kinds never meet.
+    first = _first_occurrences(record_key, code)
+    return pd.DataFrame(
+        {
+            "record_key": record_key[first],
+            "kind": kind[first],
+            "value": links.values.value[code[first]],
+        }
+    )
 
 
 def _is_repeat_of(column: str, kind: str) -> bool:
@@ -137,62 +110,314 @@ def hashed_unmatched(records: pd.DataFrame, person_of_record: pd.Series) -> pd.D
     hashed_columns = [c for c in records.columns if str(c).split("#")[0].endswith("_sha256")]
     if "system" not in records.columns or not hashed_columns:
         return _no_hashed()
-    frame = pd.DataFrame(
+    system_code, systems = pd.factorize(records["system"])
+    person_code, persons = pd.factorize(person_of_record.to_numpy())
+    with_system = system_code >= 0
+    # A person is alone when their records name one system: compare each record's
+    # system with one of its person's (records with no system do not count).
+    some_system = np.full(len(persons), -1, dtype=np.int64)
+    some_system[person_code[with_system]] = system_code[with_system]
+    other_system = with_system & (system_code != some_system[person_code])
+    several = np.zeros(len(persons), dtype=bool)
+    several[person_code[other_system]] = True
+    alone = (some_system >= 0)[person_code] & ~several[person_code]
+    hashed = records[hashed_columns].notna().to_numpy().any(axis=1) & with_system
+    hashed_records = np.bincount(system_code[hashed], minlength=len(systems))
+    unmatched = np.bincount(system_code[hashed & alone], minlength=len(systems))
+    present = np.flatnonzero(hashed_records)
+    names = np.asarray(systems, dtype=object)[present]
+    order = present[np.argsort(names, kind="stable")]
+    return pd.DataFrame(
         {
-            "system": records["system"].astype("object").to_numpy(),
-            "person_id": person_of_record.to_numpy(),
-            "hashed": records[hashed_columns].notna().any(axis=1).to_numpy(),
+            "system": np.asarray(systems, dtype=object)[order],
+            "hashed_records": hashed_records[order].astype("int64"),
+            "unmatched": unmatched[order].astype("int64"),
         }
     )
-    systems_per_person = frame.groupby("person_id")["system"].nunique()
-    frame["alone"] = frame["person_id"].map(systems_per_person).to_numpy() == 1
-    hashed = frame[frame["hashed"]]
-    summary = hashed.groupby("system", sort=True).agg(
-        hashed_records=("hashed", "size"), unmatched=("alone", "sum")
-    )
-    summary = summary.reset_index()
-    summary["unmatched"] = summary["unmatched"].astype("int64")
-    return summary
 
 
 @dataclass
 class _Values:
-    """Every distinct (kind, value) of the links, numbered: linking runs on the codes."""
+    """Every distinct (kind, value) of the links, numbered: linking runs on the codes.
 
-    kind: np.ndarray
+    The codes of ``kinds[i]`` run from ``starts[i]`` up to ``starts[i + 1]``."""
+
+    kinds: list[str]
+    starts: np.ndarray
     value: np.ndarray
-    code_of_link: np.ndarray
+    _strings: dict[str, pa.Array | None] = field(default_factory=dict)
+    _ascii_one_line: dict[str, bool] = field(default_factory=dict)
+    """Per kind: all its values are ASCII without line breaks."""
 
-    @classmethod
-    def of(cls, links: pd.DataFrame) -> _Values:
-        kind_codes, kinds = pd.factorize(links["kind"])
-        values = links["value"].to_numpy()
-        code_of_link = np.empty(len(links), dtype=np.int64)
-        kind_parts, value_parts, offset = [], [], 0
-        for index, kind in enumerate(kinds):
-            in_kind = kind_codes == index
-            codes, uniques = pd.factorize(values[in_kind])
-            code_of_link[in_kind] = codes + offset
-            kind_parts.append(np.full(len(uniques), kind, dtype=object))
-            value_parts.append(np.asarray(uniques, dtype=object))
-            offset += len(uniques)
-        return cls(
-            np.concatenate(kind_parts) if kind_parts else np.array([], object),
-            np.concatenate(value_parts) if value_parts else np.array([], object),
-            code_of_link,
-        )
+    def span(self, kind: str) -> tuple[int, int]:
+        """First code of ``kind`` and the code after its last (0, 0 if absent)."""
+        if kind not in self.kinds:
+            return 0, 0
+        index = self.kinds.index(kind)
+        return int(self.starts[index]), int(self.starts[index + 1])
+
+    def kind_of(self, codes: np.ndarray) -> np.ndarray:
+        """The kind of each code."""
+        index = np.searchsorted(self.starts, codes, side="right") - 1
+        return np.asarray(self.kinds, dtype=object)[index]
+
+    def strings(self, kind: str) -> pa.Array | None:
+        """This kind's values as Arrow strings, None unless all are ``str``."""
+        if kind not in self._strings:
+            start, stop = self.span(kind)
+            self._strings[kind] = _arrow_strings(self.value[start:stop])
+        return self._strings[kind]
+
+    def sorted_ranks(self, kind: str, local: np.ndarray) -> np.ndarray:
+        """The position of each of these values of ``kind`` (codes less the kind's
+        first code) when they are sorted."""
+        start, _ = self.span(kind)
+        strings = self.strings(kind)
+        if strings is None:
+            ranks, _ = pd.factorize(self.value[start + local], sort=True)
+            return ranks
+        # Arrow compares the UTF-8 bytes, which orders strings by code point, as Python does.
+        order = pc.sort_indices(strings.take(pa.array(local))).to_numpy()
+        ranks = np.empty(len(order), dtype=np.int64)
+        ranks[order] = np.arange(len(order))
+        return ranks
 
     def matching(self, kind: str, patterns: list[str]) -> np.ndarray:
         """Codes of this kind's values that match the exact values or ``re:`` patterns."""
-        in_kind = np.flatnonzero(self.kind == kind)
-        if not len(in_kind) or not patterns:
+        start, stop = self.span(kind)
+        if start == stop or not patterns:
             return np.array([], dtype=np.int64)
-        values = pd.Series(self.value[in_kind], dtype="object")
-        hit = values.isin([p for p in patterns if not p.startswith("re:")]).to_numpy(copy=True)
+        values = self.value[start:stop]
+        exact = [p for p in patterns if not p.startswith("re:")]
+        hit = pd.Series(values, dtype="object").isin(exact).to_numpy(copy=True)
         for pattern in (p[3:] for p in patterns if p.startswith("re:")):
+            # Compiled by Python first: a pattern Python rejects fails as it always did.
             search = re.compile(pattern, re.IGNORECASE).search
-            hit |= np.fromiter((search(v) is not None for v in values), bool, len(values))
-        return in_kind[hit]
+            found = self._search_re2(kind, pattern)
+            if found is None:
+                found = np.fromiter(map(bool, map(search, values)), bool, len(values))
+            hit |= found
+        return np.arange(start, stop)[hit]
+
+    def _search_re2(self, kind: str, pattern: str) -> np.ndarray | None:
+        """Which of this kind's values match ``pattern`` (case ignored), searched with
+        RE2 (Arrow's engine) when it finds what Python's ``re`` would; else None."""
+        re2_pattern = _RE2_SPELLINGS.get(pattern, pattern)
+        if not (re2_pattern.isascii() and _RE2_READS_AS_PYTHON.fullmatch(re2_pattern)):
+            return None
+        # RE2 reads that syntax as Python does only on ASCII text without line
+        # breaks (Python's ``$`` also matches before a final newline, its ``\d``
+        # any Unicode digit).
+        if kind not in self._ascii_one_line:
+            strings = self.strings(kind)
+            self._ascii_one_line[kind] = (
+                strings is not None
+                and pc.all(pc.string_is_ascii(strings)).as_py() is not False
+                and not pc.any(pc.match_substring(strings, "\n")).as_py()
+            )
+        if not self._ascii_one_line[kind]:
+            return None
+        try:
+            found = pc.match_substring_regex(self.strings(kind), re2_pattern, ignore_case=True)
+        except pa.ArrowInvalid:
+            return None
+        return found.to_numpy(zero_copy_only=False)
+
+
+# Regular expressions that RE2 reads as Python's ``re`` does on ASCII text: literals,
+# escaped punctuation, ``\d \w`` and their negations, plain character classes and
+# ``.``, each maybe repeated (greedy or lazy); groups (capturing or ``(?:``), which
+# may be repeated too; alternation, ``^ $ \b \B``. Anything else (inline flags,
+# lookarounds, backreferences such as the default ``(\d)\1{6,}``, Python 3.11's
+# possessive ``*+``) is searched with Python.
+_RE2_READS_AS_PYTHON = re.compile(
+    r"""
+    (?:
+        (?:                                     # what may be repeated
+            \\[dDwW] | \\[^0-9A-Za-z\s]
+          | \[ \^? (?!\]) (?: \\[dDwW] | \\[^0-9A-Za-z\s] | [^\\\[\]] )+ \]
+          | [.)] | [0-9A-Za-z @#%&',/:;<=>!~_"-]
+        )
+        (?: (?: [*+?] | \{ \d+ (?: , \d* )? \} ) \?? )?
+      | \\[bB] | [(|^$] | \( \?:             # what may not
+    )*
+    """,
+    re.VERBOSE,
+)
+
+
+def _repeated_digit(times: str) -> str:
+    return "(?:" + "|".join(f"{digit}{{{times}}}" for digit in "0123456789") + ")"
+
+
+# RE2 has no backreferences: the default phone placeholders' repeated digit spelled
+# out (same matches on ASCII text).
+_RE2_SPELLINGS = {
+    r"^\+\d?(\d)\1{6,}$": rf"^\+\d?{_repeated_digit('7,')}$",
+    r"^\+1(\d)\1{9}$": rf"^\+1{_repeated_digit('10')}$",
+}
+
+
+def _arrow_strings(values: np.ndarray) -> pa.Array | None:
+    """``values`` as an Arrow string array, or None unless every one is a ``str``
+    Arrow can hold (a lone surrogate cannot be UTF-8)."""
+    if pd.api.types.infer_dtype(values, skipna=False) not in ("string", "empty"):
+        return None
+    try:
+        return pa.array(values, pa.large_string())
+    except (pa.ArrowException, UnicodeError):
+        return None
+
+
+class _Source(NamedTuple):
+    """Values of a kind: a plain kind's own (``profile`` None), or their hashes
+    under ``profile``."""
+
+    plain_kind: str
+    profile: str | None
+    values: np.ndarray
+
+
+@dataclass
+class _Part:
+    """The links of one identifier column (or of one hash profile applied to it)."""
+
+    kind: str
+    rows: np.ndarray
+    """Positions of the records in the records frame."""
+    record_key: np.ndarray
+    code: np.ndarray
+
+
+@dataclass
+class _Links:
+    """Every identifier link as integer codes into ``values``."""
+
+    values: _Values
+    parts: list[_Part]
+    """In the order :func:`identifier_links` lists them."""
+    held: dict[str, tuple[np.ndarray, np.ndarray]]
+    """Per kind: the records (row positions) holding a value in the column of that
+    name, and the value's code."""
+    hash_codes: dict[str, list[np.ndarray]]
+    """Per plain kind, per hash profile: the code of the hash of each of its values
+    (indexed by the value's code less the kind's first code)."""
+    n_records: int
+
+    def distinct(self) -> tuple[np.ndarray, np.ndarray]:
+        """``record_key`` and code of each distinct link. ``record_key`` must tell
+        the records apart."""
+        if not self.parts:
+            return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+        record_key = np.concatenate([part.record_key for part in self.parts])
+        code = np.concatenate([part.code for part in self.parts])
+        offsets = np.cumsum([0] + [len(part.code) for part in self.parts])
+        repeated = []
+        for kind in self.values.kinds:
+            of_kind = [i for i, part in enumerate(self.parts) if part.kind == kind]
+            if len(of_kind) < 2:
+                continue
+            # A column holds one value per record: only a record in several of the
+            # kind's parts (``email`` and ``email#2``, a held hash and one derived
+            # from the plain value) can repeat a link.
+            parts_of_row = np.zeros(self.n_records, dtype=np.int64)
+            for i in of_kind:
+                parts_of_row[self.parts[i].rows] += 1
+            shared = np.concatenate(
+                [np.flatnonzero(parts_of_row[self.parts[i].rows] > 1) + offsets[i] for i in of_kind]
+            )
+            repeated.append(shared[~_first_occurrences(record_key[shared], code[shared])])
+        repeats = np.concatenate(repeated) if repeated else np.array([], dtype=np.int64)
+        if len(repeats):
+            keep = np.ones(len(code), dtype=bool)
+            keep[repeats] = False
+            record_key, code = record_key[keep], code[keep]
+        return record_key.astype(np.int64, copy=False), code
+
+
+def _first_occurrences(record_key: np.ndarray, code: np.ndarray) -> np.ndarray:
+    """Mask of the first link of each (record_key, code) pair."""
+    if not len(code):
+        return np.ones(0, dtype=bool)
+    pair = record_key.astype(np.int64) * (int(code.max()) + 1) + code
+    return ~pd.Series(pair).duplicated().to_numpy()
+
+
+def _link_codes(records: pd.DataFrame, kinds: list[str], profiles: dict[str, set[str]]) -> _Links:
+    """Number each kind's values once; the hashes are derived from distinct plain values."""
+    record_key = records["record_key"].to_numpy()
+    # A record may hold several values of a kind: ``kind``, ``kind#2``… (a
+    # mapping identifier with ``repeated: true``); each one links.
+    columns = {
+        kind: [c for c in records.columns if c == kind or _is_repeat_of(c, kind)] for kind in kinds
+    }
+    kinds = [kind for kind in kinds if columns[kind]]
+    rows_of: dict[str, np.ndarray] = {}
+    plain_code_of: dict[str, np.ndarray] = {}
+    # The values of each kind: its own distinct values, and for ``X_sha256`` the
+    # hash of each distinct X under each profile.
+    sources: dict[str, list[_Source]] = {}
+    for kind in kinds:
+        # Missing values are coded -1.
+        if len(columns[kind]) == 1:
+            codes, uniques = pd.factorize(records[columns[kind][0]])
+        else:
+            codes, uniques = pd.factorize(
+                np.concatenate([records[c].to_numpy(dtype=object) for c in columns[kind]])
+            )
+        for column, column_codes in zip(
+            columns[kind], np.split(codes, len(columns[kind])), strict=True
+        ):
+            rows_of[column] = np.flatnonzero(column_codes >= 0)
+            plain_code_of[column] = column_codes[rows_of[column]]
+        sources.setdefault(kind, []).append(_Source(kind, None, np.asarray(uniques, dtype=object)))
+    for kind in kinds:
+        apply = apply_email_profile if kind == "email" else apply_phone_profile
+        own = sources[kind][0].values
+        for profile in sorted(profiles.get(kind, ())):
+            hashed = np.array([sha256_hex(apply(v, profile)) for v in own], dtype=object)
+            sources.setdefault(f"{kind}_sha256", []).append(_Source(kind, profile, hashed))
+
+    value_parts: list[np.ndarray] = []
+    starts = [0]
+    code_of: dict[tuple[str, str | None], np.ndarray] = {}
+    for of_kind in sources.values():
+        # A kind's own values are distinct already; hashes may coincide (``a.b@gmail.com``
+        # and ``ab@gmail.com`` under Google's profile, with each other or a held hash).
+        if len(of_kind) == 1 and of_kind[0].profile is None:
+            codes, distinct = np.arange(len(of_kind[0].values)), of_kind[0].values
+        else:
+            codes, distinct = pd.factorize(np.concatenate([source.values for source in of_kind]))
+        codes = codes + starts[-1]
+        boundaries = np.cumsum([len(source.values) for source in of_kind])[:-1]
+        for source, source_codes in zip(of_kind, np.split(codes, boundaries), strict=True):
+            code_of[source.plain_kind, source.profile] = source_codes
+        value_parts.append(np.asarray(distinct, dtype=object))
+        starts.append(starts[-1] + len(distinct))
+    values = _Values(
+        list(sources),
+        np.asarray(starts, dtype=np.int64),
+        np.concatenate(value_parts) if value_parts else np.array([], dtype=object),
+    )
+
+    parts = []
+    for kind in kinds:
+        for column in columns[kind]:
+            rows, plain = rows_of[column], plain_code_of[column]
+            keys = record_key[rows]
+            parts.append(_Part(kind, rows, keys, code_of[kind, None][plain]))
+            for profile in sorted(profiles.get(kind, ())):
+                parts.append(_Part(f"{kind}_sha256", rows, keys, code_of[kind, profile][plain]))
+    held = {
+        kind: (rows_of[kind], code_of[kind, None][plain_code_of[kind]])
+        for kind in kinds
+        if kind in rows_of
+    }
+    hash_codes = {
+        kind: [code_of[kind, profile] for profile in sorted(profiles.get(kind, ()))]
+        for kind in kinds
+    }
+    return _Links(values, parts, held, hash_codes, len(records))
 
 
 def _placeholder_patterns(identity: IdentityConfig, kinds: list[str]) -> dict[str, list[str]]:
@@ -215,25 +440,19 @@ def resolve_identities(
 ) -> Resolution:
     """Link records into persons. ``records`` has ``record_key`` 0..n-1 in order."""
     kinds = [k for k in identity.kinds if k in records.columns]
-    links = identifier_links(records, kinds, profiles)
-    values = _Values.of(links)
+    links = _link_codes(records, kinds, profiles)
+    values = links.values
     n_values = len(values.value)
-    record_of_link = links["record_key"].to_numpy(dtype=np.int64)
-    records_per_value = np.bincount(values.code_of_link, minlength=n_values)
+    record_of_link, code_of_link = links.distinct()
+    records_per_value = np.bincount(code_of_link, minlength=n_values)
 
     listed = np.zeros(n_values, dtype=bool)
     for kind, kind_patterns in _placeholder_patterns(identity, kinds).items():
         hit = values.matching(kind, kind_patterns)
         listed[hit] = True
         # The hashes derived from a placeholder would glue the same strangers together.
-        if len(hit) and profiles.get(kind):
-            apply = apply_email_profile if kind == "email" else apply_phone_profile
-            hashed = [
-                sha256_hex(apply(v, profile))
-                for v in values.value[hit]
-                for profile in profiles[kind]
-            ]
-            listed[values.matching(f"{kind}_sha256", hashed)] = True
+        for hash_code in links.hash_codes.get(kind, []):
+            listed[hash_code[hit - values.span(kind)[0]]] = True
     too_common = ~listed & (records_per_value > identity.max_records_per_value)
     ignored = pd.concat(
         [
@@ -247,34 +466,44 @@ def resolve_identities(
         ],
         ignore_index=True,
     ).sort_values(["kind", "value"], ignore_index=True)
+    left_out = listed | too_common
 
-    usable = ~(listed | too_common)[values.code_of_link]
+    usable = ~left_out[code_of_link]
+    record_of_link, code_of_link = record_of_link[usable], code_of_link[usable]
+    # Records sharing a value are joined through one record holding it (any one):
+    # a graph of records only. Components are numbered in the order of their first
+    # record, as they would be with the values as nodes of their own.
+    holder = np.zeros(n_values, dtype=np.int64)
+    holder[code_of_link] = record_of_link
+    joined = holder[code_of_link]
+    other = joined != record_of_link
     n_records = len(records)
     graph = coo_matrix(
-        (
-            np.ones(int(usable.sum()), dtype=np.int8),
-            (record_of_link[usable], n_records + values.code_of_link[usable]),
-        ),
-        shape=(n_records + n_values,) * 2,
+        (np.ones(int(other.sum()), dtype=np.int8), (record_of_link[other], joined[other])),
+        shape=(n_records, n_records),
     )
     _, labels = connected_components(graph, directed=False)
-    component = pd.Series(labels[:n_records])
 
-    anchors = _anchors(records, kinds, component, ignored)
+    anchors = _anchors(links, left_out, kinds, labels)
     # Number persons by their anchor, so ids do not depend on row or file order.
-    order = anchors.sort_values(["anchor_rank", "anchor_value", "component"]).reset_index(drop=True)
-    person_of_component = pd.Series(np.arange(1, len(order) + 1), index=order["component"])
-    person_of_record = component.map(person_of_component).astype("int64")
-    person_of_record.index = records["record_key"].to_numpy()
+    order = np.lexsort((anchors.component, anchors.value_rank, anchors.rank))
+    person_ids = np.arange(1, len(order) + 1)
+    # A component without an anchor (its records hold no identifier in a kind's
+    # own column) has no person: NaN, which fails the cast.
+    person_of_component = np.full(int(labels.max()) + 1 if n_records else 0, np.nan)
+    person_of_component[anchors.component[order]] = person_ids
+    person_of_record = pd.Series(
+        person_of_component[labels], index=records["record_key"].to_numpy()
+    ).astype("int64")
     person_anchors = pd.DataFrame(
         {
-            "person_id": person_of_component.to_numpy(),
-            "anchor_kind": order["anchor_kind"].to_numpy(),
-            "anchor_value": order["anchor_value"].to_numpy(),
+            "person_id": person_ids,
+            "anchor_kind": anchors.kind[order],
+            "anchor_value": anchors.value[order],
         }
     )
 
-    conflicts = _conflicts(records, identity.strong_keys, person_of_record, ignored)
+    conflicts = _conflicts(records, identity.strong_keys, person_of_record, links, left_out)
     return Resolution(
         person_of_record,
         person_anchors,
@@ -287,61 +516,82 @@ def resolve_identities(
 def _ignored_summary(
     values: _Values, records_per_value: np.ndarray, mask: np.ndarray, reason: str
 ) -> pd.DataFrame:
+    codes = np.flatnonzero(mask)
     return pd.DataFrame(
         {
-            "kind": values.kind[mask],
-            "value": values.value[mask],
-            "records": records_per_value[mask].astype("int64"),
+            "kind": values.kind_of(codes),
+            "value": values.value[codes],
+            "records": records_per_value[codes].astype("int64"),
             "reason": reason,
         }
     )
 
 
-def _is_ignored(values: np.ndarray, ignored: pd.DataFrame, kind: str) -> np.ndarray:
-    """Which of ``values`` (one identifier kind) were left out of linking."""
-    left_out = set(ignored.loc[ignored["kind"] == kind, "value"].tolist())
-    if not left_out:
-        return np.zeros(len(values), dtype=bool)
-    # A set lookup per value: pandas' isin falls back to elementwise comparison
-    # for a long object array against a short list.
-    return np.fromiter((v in left_out for v in values), dtype=bool, count=len(values))
+@dataclass
+class _Anchors:
+    """Per anchored component: its strongest identifier's kind (``rank`` in
+    ``kinds``) and value; ``value_rank`` orders the values of one kind."""
+
+    component: np.ndarray
+    rank: np.ndarray
+    kind: np.ndarray
+    value: np.ndarray
+    value_rank: np.ndarray
 
 
 def _anchors(
-    records: pd.DataFrame, kinds: list[str], component: pd.Series, ignored: pd.DataFrame
-) -> pd.DataFrame:
+    links: _Links, left_out: np.ndarray, kinds: list[str], components: np.ndarray
+) -> _Anchors:
     """Each component's strongest identifier: the first kind (in strength order) it
     has, and that kind's smallest value. A placeholder (customer_id 0) is shared by
     strangers: anchoring on it would give their findings the same id, so it is used
     only when a component has nothing else."""
-    components = component.to_numpy()
+    values = links.values
     n_components = int(components.max()) + 1 if len(components) else 0
     anchored = np.zeros(n_components, dtype=bool)
     rank = np.full(n_components, -1, dtype=np.int64)
-    value = np.empty(n_components, dtype=object)
+    anchor_code = np.full(n_components, -1, dtype=np.int64)
+    # Per kind: the rank of each value ranked last (by code less the kind's first code).
+    rank_of_value: dict[str, np.ndarray] = {}
     for placeholder_pass in (False, True):
         for kind_rank, kind in enumerate(kinds):
-            values = records[kind].to_numpy()
-            is_placeholder = _is_ignored(values, ignored, kind)
-            usable = pd.notna(values) & (is_placeholder == placeholder_pass)
-            usable &= ~anchored[components]
+            rows, codes = links.held[kind]
+            usable = (left_out[codes] == placeholder_pass) & ~anchored[components[rows]]
             if not usable.any():
                 continue
-            # Sorted codes: the smallest code is the smallest value.
-            codes, uniques = pd.factorize(values[usable], sort=True)
-            smallest = pd.Series(codes).groupby(components[usable]).min()
-            targets = smallest.index.to_numpy()
+            rows, codes = rows[usable], codes[usable]
+            # Sorting the values is the cost: only those held here are ranked, with
+            # those already anchoring this kind, so that all of a kind's anchors are
+            # ranked on one scale.
+            start, stop = values.span(kind)
+            is_candidate = np.zeros(stop - start, dtype=bool)
+            is_candidate[codes - start] = True
+            is_candidate[anchor_code[rank == kind_rank] - start] = True
+            candidates = np.flatnonzero(is_candidate)
+            candidate_rank = values.sorted_ranks(kind, candidates)
+            rank_of_value[kind] = np.zeros(stop - start, dtype=np.int64)
+            rank_of_value[kind][candidates] = candidate_rank
+            code_of_rank = np.empty(len(candidates), dtype=np.int64)
+            code_of_rank[candidate_rank] = start + candidates
+            smallest = np.full(n_components, len(candidates), dtype=np.int64)
+            np.minimum.at(smallest, components[rows], rank_of_value[kind][codes - start])
+            targets = np.flatnonzero(smallest < len(candidates))
             anchored[targets] = True
             rank[targets] = kind_rank
-            value[targets] = np.asarray(uniques, dtype=object)[smallest.to_numpy()]
+            anchor_code[targets] = code_of_rank[smallest[targets]]
     present = np.flatnonzero(anchored)
-    return pd.DataFrame(
-        {
-            "component": present,
-            "anchor_rank": rank[present],
-            "anchor_kind": np.asarray(kinds, dtype=object)[rank[present]],
-            "anchor_value": value[present],
-        }
+    value_rank = np.zeros(len(present), dtype=np.int64)
+    for kind_rank, kind in enumerate(kinds):
+        of_kind = rank[present] == kind_rank
+        if of_kind.any():
+            start, _ = values.span(kind)
+            value_rank[of_kind] = rank_of_value[kind][anchor_code[present[of_kind]] - start]
+    return _Anchors(
+        present,
+        rank[present],
+        np.asarray(kinds, dtype=object)[rank[present]],
+        values.value[anchor_code[present]],
+        value_rank,
     )
 
 
@@ -349,23 +599,29 @@ def _conflicts(
     records: pd.DataFrame,
     strong_keys: list[str],
     person_of_record: pd.Series,
-    ignored: pd.DataFrame,
+    links: _Links,
+    left_out: np.ndarray,
 ) -> pd.DataFrame:
     parts = []
     person = person_of_record.to_numpy()
     for kind in strong_keys:
         if kind not in records.columns:
             continue
-        values = records[kind].to_numpy()
-        # A placeholder (customer_id 0) says nothing about who someone is.
-        present = pd.notna(values) & ~_is_ignored(values, ignored, kind)
-        codes, uniques = pd.factorize(values[present])
+        if kind in links.held:
+            rows, codes = links.held[kind]
+            # A placeholder (customer_id 0) says nothing about who someone is.
+            rows, codes = rows[~left_out[codes]], codes[~left_out[codes]]
+            uniques = links.values.value
+        else:
+            # Not an identifier kind: it links nothing, so nothing of it is left out.
+            values = records[kind].to_numpy()
+            rows = np.flatnonzero(pd.notna(values))
+            codes, uniques = pd.factorize(values[rows])
         if not len(codes):
             continue
-        pairs = np.unique(person[present] * len(uniques) + codes)
+        pairs = pd.unique(person[rows] * len(uniques) + codes)
         pair_person, pair_code = pairs // len(uniques), pairs % len(uniques)
-        persons, counts = np.unique(pair_person, return_counts=True)
-        conflicted = np.isin(pair_person, persons[counts > 1])
+        conflicted = np.bincount(pair_person)[pair_person] > 1
         if not conflicted.any():
             continue
         frame = pd.DataFrame(

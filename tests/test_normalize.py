@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from datetime import datetime
 
 import pandas as pd
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from prefsync_audit.mapping import TimestampSpec
 from prefsync_audit.normalize import (
     BOOLEAN_VOCABULARY,
+    EARLIEST,
+    LATEST,
     SMS_KEYWORDS_VOCABULARY,
     apply_email_profile,
     apply_phone_profile,
@@ -415,3 +419,36 @@ def test_north_american_fast_path_agrees_with_phonenumbers(text):
     except phonenumbers.NumberParseException:
         expected = None
     assert make_phone_normalizer("US")(text) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.datetimes(min_value=datetime(1985, 1, 1), max_value=datetime(2105, 12, 31)),
+            st.sampled_from(["T", " "]),
+            st.sampled_from(["", ".5", ".123456", ".000000001"]),
+            st.sampled_from(["", "Z", "+02:00", "-05:30", "z", "+0200"]),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    st.sampled_from(["UTC", "America/New_York", "Europe/Berlin"]),
+)
+def test_plain_iso_timestamps_parse_as_pandas_parses_them(parts, timezone) -> None:
+    """The Arrow path for everyday ISO 8601 text gives what pandas gives."""
+    texts = [f"{d:%Y-%m-%d}{sep}{d:%H:%M:%S}{frac}{zone}" for d, sep, frac, zone in parts]
+    spec = TimestampSpec(column="t", timezone=timezone)
+    got, _ = parse_timestamps(pd.Series(texts, dtype="object"), spec)
+    expected = []
+    for text in texts:
+        if re.search(r"(Z|[+-]\d{2}:?\d{2})$", text, re.IGNORECASE):
+            stamp = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+        else:
+            stamp = pd.to_datetime(text, format="ISO8601", errors="coerce")
+            if pd.notna(stamp):
+                stamp = stamp.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
+        if pd.notna(stamp):
+            stamp = stamp.tz_convert("UTC")
+        expected.append(stamp if pd.notna(stamp) and EARLIEST <= stamp < LATEST else pd.NaT)
+    assert got.tolist() == pd.Series(expected, dtype="datetime64[ns, UTC]").tolist()

@@ -17,6 +17,7 @@ import numpy as np
 from prefsync_audit.audit import AuditResult
 from prefsync_audit.history import HistoryView
 from prefsync_audit.mask import mask_value
+from prefsync_audit.metrics import agreeing_rows, lag_seconds
 from prefsync_audit.report import _format as fmt
 from prefsync_audit.report._charts import (
     HBar,
@@ -327,6 +328,22 @@ def _heatmap(summary: dict[str, Any]) -> Heatmap:
 def agreeing_lags(result: AuditResult) -> dict[str, np.ndarray]:
     """Per system, the lags (seconds) of its states that agree with a known expected
     state, both timed: exactly the lags ``sync_latency`` is computed over."""
+    states = result.evaluation.system_states
+    expected = result.evaluation.expected
+    # Joined on one integer per person-key, not by merging the frames on four columns.
+    rows = agreeing_rows(states, expected)
+    if rows is None:
+        return _merged_lags(result)
+    left, right = rows
+    lags = lag_seconds(states["system_updated_at"], left, expected["deciding_at"], right)
+    systems = states["system"].iloc[left]
+    return {
+        system: lags[(systems == system).to_numpy(dtype=bool)] for system in result.config.systems
+    }
+
+
+def _merged_lags(result: AuditResult) -> dict[str, np.ndarray]:
+    """:func:`agreeing_lags` by a merge: when a person-key has several expected rows."""
     known = [State.GRANTED.value, State.DENIED.value]
     states = result.evaluation.system_states
     # Filter before joining: untimed or unknown rows (an ad audience) give no lag.

@@ -108,3 +108,19 @@ def test_hostile_values_are_escaped(hostile_result: AuditResult):
 
 def test_same_run_same_bytes(mini_result: AuditResult):
     assert render_html(mini_result) == render_html(mini_result)
+
+
+def test_invalid_identifier_counts_are_numbers() -> None:
+    """The invalid-identifiers table shows each count (a dict key named ``values``
+    once printed the dict's method instead)."""
+    from prefsync_audit.audit import run_audit
+    from tests.report.conftest import ROOT
+
+    result = run_audit(ROOT / "sample_exports" / "vendors" / "audit.yaml")
+    invalid = result.canonical.invalid_identifiers
+    assert len(invalid)
+    page = render_html(result)
+    assert "built-in method" not in page
+    for row in invalid.itertuples():
+        cells = f'<td>{row.system}</td><td>{row.kind}</td><td class="num">{row.values}</td>'
+        assert cells in page

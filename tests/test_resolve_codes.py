@@ -1,0 +1,200 @@
+"""prefsync_audit.resolve on integer codes: what the fast paths must keep exact."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import pandas as pd
+import pytest
+
+from prefsync_audit.config import IdentityConfig
+from prefsync_audit.resolve import (
+    _RE2_READS_AS_PYTHON,
+    _RE2_SPELLINGS,
+    DEFAULT_PLACEHOLDERS,
+    hashed_unmatched,
+    identifier_links,
+    resolve_identities,
+)
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def records(rows: list[dict]) -> pd.DataFrame:
+    columns = sorted({c for row in rows for c in row})
+    frame = pd.DataFrame(rows, columns=columns, dtype="object")
+    frame = frame.where(frame.notna(), None)
+    frame.insert(0, "record_key", range(len(frame)))
+    return frame
+
+
+def resolve(rows, profiles=None, **identity):
+    return resolve_identities(records(rows), IdentityConfig(**identity), profiles or {})
+
+
+def ignored_values(resolution) -> list[str]:
+    return sorted(resolution.ignored_values["value"])
+
+
+ASCII_IDS = ["C1", "c2", "x9", "A-1", "0", "000", "n/a", "NULL", "test", "ab.c", "K7", "k_7", ""]
+# Non-ASCII digits and letters, and a line break: Python's ``re`` reads ``\d``, case
+# and ``$`` differently there than RE2 would.
+OTHER_IDS = [*ASCII_IDS, "C٣", "İd", "ſ1", "\u212a7", "end\n", "Ñ0"]
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"\d$",
+        r"^[a-c]",
+        r"k",
+        r"^(0+|null|test)$",
+        r"\w\.\w",
+        r"^.{2}$",
+        r"^$",
+        r"d$",
+        r"(\w)\1",
+        r"(?i)s1",
+        r"^(?!c)",
+        r"\bA",
+        r"[^a-z0-9]",
+    ],
+)
+@pytest.mark.parametrize("values", [ASCII_IDS, OTHER_IDS], ids=["ascii", "unicode"])
+def test_placeholder_patterns_match_as_pythons_re(pattern, values):
+    resolution = resolve(
+        [{"customer_id": v} for v in values],
+        ignore={"customer_id": [f"re:{pattern}"]},
+        use_default_ignore=False,
+    )
+    expected = sorted(v for v in values if re.search(pattern, v, re.IGNORECASE))
+    assert ignored_values(resolution) == expected
+
+
+def test_default_phone_placeholders_match_as_pythons_re():
+    phones = [
+        "+10000000000",
+        "+11111111111",
+        "+12222222223",
+        "+1222222222",
+        "+2222222",
+        "+22222222",
+        "+122222222",
+        "+0000000",
+        "+7777777777777",
+        "+1234567890",
+        "1234567890",
+        "+12025550100",
+        "+442071234567",
+    ]
+    resolution = resolve([{"phone": p} for p in phones])
+    patterns = [p[3:] for p in DEFAULT_PLACEHOLDERS["phone"]]
+    expected = [p for p in phones if any(re.search(r, p, re.IGNORECASE) for r in patterns)]
+    assert ignored_values(resolution) == sorted(expected)
+
+
+def test_re2_spellings_are_the_default_patterns():
+    defaults = {p[3:] for values in DEFAULT_PLACEHOLDERS.values() for p in values}
+    assert set(_RE2_SPELLINGS) <= defaults
+    texts = [
+        f"+{lead}{digit * n}" for lead in ("", "1", "12") for digit in "029" for n in range(13)
+    ]
+    texts += [text + "3" for text in texts]
+    for pattern, spelled in _RE2_SPELLINGS.items():
+        assert _RE2_READS_AS_PYTHON.fullmatch(spelled)
+        for text in texts:
+            assert bool(re.search(pattern, text)) == bool(re.search(spelled, text)), text
+
+
+@pytest.mark.parametrize(
+    ("pattern", "re2"),
+    [
+        (r"^(no-?e?mail|none)@", True),
+        (r"@(test|example)\.(com|org)$", True),
+        (r"^\+?1234567890$", True),
+        (r"[a-c]+@x\.com", True),
+        (r"a{2,}?", True),
+        (r"(a)\1", False),  # a backreference
+        (r"(?i)a", False),  # an inline flag
+        (r"(?=a)", False),  # a lookaround
+        (r"a*+", False),  # possessive in Python 3.11, an error in RE2
+        (r"\s", False),  # Python's \s also matches \x1c-\x1f
+        (r"[[:alpha:]]", False),  # a POSIX class to RE2, a set of characters to Python
+        (r"a{,3}", False),  # {0,3} to Python, literal to RE2
+        (r"é", False),
+    ],
+)
+def test_which_patterns_re2_reads_as_python(pattern, re2):
+    assert bool(pattern.isascii() and _RE2_READS_AS_PYTHON.fullmatch(pattern)) is re2
+
+
+def test_hashes_that_coincide_are_one_value():
+    # Meta drops the "+": both spellings hash alike, and the hash is a placeholder.
+    rows = [{"phone": "+1234567890"}, {"phone": "1234567890"}, {"phone": "+12025550100"}]
+    resolution = resolve(rows, {"phone": {"meta"}})
+    ignored = resolution.ignored_values
+    hashed = ignored[ignored["kind"] == "phone_sha256"]
+    assert hashed[["value", "records"]].values.tolist() == [[sha("1234567890"), 2]]
+
+
+def test_a_value_held_twice_by_a_record_counts_once():
+    rows = [
+        {"email": "a@x.com", "email#2": "a@x.com"},
+        {"email": "a@x.com", "email_sha256": sha("a@x.com")},
+        {"email": "b@x.com", "email#2": "a@x.com"},
+    ]
+    resolution = resolve(rows, {"email": {"plain"}}, max_records_per_value=2)
+    assert resolution.ignored_values[["kind", "records"]].values.tolist() == [
+        ["email", 3],
+        ["email_sha256", 3],
+    ]
+    links = identifier_links(records(rows), ["email", "email_sha256"], {"email": {"plain"}})
+    assert len(links) == len(links.drop_duplicates()) == 8
+
+
+def test_identifier_links_of_a_repeated_column_alone():
+    frame = records([{"email#2": "a@x.com"}, {"email#2": None}])
+    links = identifier_links(frame, ["email"], {})
+    assert links.values.tolist() == [[0, "email", "a@x.com"]]
+
+
+def test_placeholder_and_real_anchors_of_one_kind_are_ordered_together():
+    # "0" anchors its person only in the placeholder pass, yet sorts before "C1".
+    resolution = resolve([{"customer_id": "C1"}, {"customer_id": "0"}, {"customer_id": "0"}])
+    assert resolution.anchors.values.tolist() == [
+        [1, "customer_id", "0"],
+        [2, "customer_id", "0"],
+        [3, "customer_id", "C1"],
+    ]
+    assert resolution.person_of_record.tolist() == [3, 1, 2]
+
+
+def test_anchor_is_the_smallest_value_by_code_point():
+    rows = [
+        {"email": "b@x.com", "phone": "+12025550100"},
+        {"email": "B@x.com", "phone": "+12025550100"},
+        {"email": "é@x.com", "phone": "+12025550100"},
+        {"email": "Z@x.com"},
+    ]
+    resolution = resolve(rows)
+    assert resolution.anchors["anchor_value"].tolist() == ["B@x.com", "Z@x.com"]
+
+
+def test_hashed_unmatched_counts_persons_in_one_system():
+    frame = pd.DataFrame(
+        {
+            "record_key": range(6),
+            "system": pd.Categorical(["ads", "crm", "ads", "ads", None, "shop"]),
+            "email_sha256": [sha("a"), None, sha("b"), None, sha("c"), sha("d")],
+        }
+    )
+    person = pd.Series([7, 7, 8, 8, 9, 10])
+    summary = hashed_unmatched(frame, person)
+    # Person 7 is in two systems; 8 only in ads; 9's record names no system.
+    assert summary.to_dict("records") == [
+        {"system": "ads", "hashed_records": 2, "unmatched": 1},
+        {"system": "shop", "hashed_records": 1, "unmatched": 1},
+    ]
