@@ -22,9 +22,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
+from prefsync_audit._codes import code_type, column_codes, filled, lookup
 from prefsync_audit._model import key_text
 from prefsync_audit.config import AuditConfig
 from prefsync_audit.policy import GROUP, KEY, authority_of_keys
@@ -43,10 +42,6 @@ KIND_INDEX = {kind.value: position for position, kind in enumerate(KIND_COUNTS.v
 KNOWN_STATES = (State.GRANTED.value, State.DENIED.value)
 #: Largest table of flags (bytes) a count may use instead of hashing.
 DENSE_LIMIT = 1 << 26
-#: Values sampled to tell a column of repeated values from a column of ids.
-SAMPLE = 4096
-#: Rows factorized at a time (see ``_factorized_in_blocks``).
-BLOCK = 1 << 16
 
 
 def _rate(numerator: float, denominator: float) -> float | None:
@@ -82,56 +77,15 @@ def _latency_block(lags: np.ndarray | pd.Series, over_sla: int) -> dict[str, Any
 # --- codes -------------------------------------------------------------------
 
 
-def _code_type(size: int) -> type[np.signedinteger]:
-    """The narrowest integer type holding the codes -1 … size."""
-    for candidate in (np.int8, np.int16, np.int32):
-        if size < np.iinfo(candidate).max:
-            return candidate
-    return np.int64
-
-
-def _lookup(table: np.ndarray, codes: np.ndarray, missing: Any) -> np.ndarray:
-    """``table[codes]``, with ``missing`` where a code is -1 (of the table's type)."""
-    return np.concatenate([table, np.array([missing], dtype=table.dtype)])[codes]
-
-
-def _factorized(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Codes (-1: missing) and the values they stand for; a categorical's own codes."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        return column.cat.codes.to_numpy(), np.asarray(column.cat.categories, dtype=object)
-    if column.dtype == object and len(column) > BLOCK:
-        blocked = _factorized_in_blocks(column.to_numpy())
-        if blocked is not None:
-            return blocked
-    codes, uniques = pd.factorize(column)
-    return codes, np.asarray(uniques, dtype=object)
-
-
-def _factorized_in_blocks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """``pd.factorize`` of a column of few distinct values, block by block: the same
-    codes, narrow, without a hash table sized for a column of distinct values. None
-    when the values are not few."""
-    codes = np.empty(len(values), dtype=np.int8)
-    seen: dict[Any, int] = {}
-    for start in range(0, len(values), BLOCK):
-        block_codes, uniques = pd.factorize(values[start : start + BLOCK])
-        # Codes in order of first appearance, as pd.factorize numbers them.
-        table = [seen.setdefault(value, len(seen)) for value in uniques]
-        if len(seen) >= np.iinfo(np.int8).max:
-            return None
-        codes[start : start + BLOCK] = np.array([*table, -1], dtype=np.int8)[block_codes]
-    return codes, np.fromiter(seen, dtype=object, count=len(seen))
-
-
 def _shared_codes(*columns: pd.Series) -> tuple[list[np.ndarray], np.ndarray]:
     """Each column's values as narrow codes into one array of their distinct values
     (-1: missing), so that equal values of different columns get equal codes."""
-    factorized = [_factorized(column) for column in columns]
+    factorized = [column_codes(column) for column in columns]
     shared, uniques = pd.factorize(np.concatenate([values for _, values in factorized]))
-    shared = shared.astype(_code_type(len(uniques)))
+    shared = shared.astype(code_type(len(uniques)))
     codes, start = [], 0
-    for column_codes, values in factorized:
-        codes.append(_lookup(shared[start : start + len(values)], column_codes, -1))
+    for own_codes, values in factorized:
+        codes.append(lookup(shared[start : start + len(values)], own_codes, -1))
         start += len(values)
     return codes, np.asarray(uniques, dtype=object)
 
@@ -142,14 +96,14 @@ def _distinct_rows(code_columns: list[np.ndarray]) -> tuple[np.ndarray, list[np.
     widths = [int(codes.max()) + 1 if len(codes) else 1 for codes in code_columns]
     bound = math.prod(widths)
     if bound <= DENSE_LIMIT:
-        code_type = _code_type(bound)
-        combined = np.zeros(len(code_columns[0]), dtype=code_type)
+        dtype = code_type(bound)
+        combined = np.zeros(len(code_columns[0]), dtype=dtype)
         for codes, width in zip(code_columns, widths, strict=True):
             combined *= width
             combined += codes
         present = np.zeros(bound, dtype=bool)
         present[combined] = True
-        number = (np.cumsum(present) - 1).astype(code_type)[combined]
+        number = (np.cumsum(present) - 1).astype(dtype)[combined]
         remainder = np.flatnonzero(present)
         distinct = []
         for width in reversed(widths):
@@ -191,7 +145,7 @@ def _key_ranks(*frames: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, str, 
         for row in zip(*(codes.tolist() for codes in distinct), strict=True)
     ]
     ordered = sorted((i for i, key in enumerate(keys) if key is not None), key=keys.__getitem__)
-    rank = np.full(len(keys), -1, dtype=_code_type(len(keys)))
+    rank = np.full(len(keys), -1, dtype=code_type(len(keys)))
     rank[ordered] = np.arange(len(ordered))
     return rank[number], [keys[i] for i in ordered]  # type: ignore[misc]
 
@@ -200,8 +154,8 @@ def _system_positions(columns: list[pd.Series], systems: list[str]) -> list[np.n
     """Each value's position in ``systems`` (-1: another system or none)."""
     codes, names = _shared_codes(*columns)
     where = {system: position for position, system in enumerate(systems)}
-    table = np.array([where.get(name, -1) for name in names], dtype=_code_type(len(systems)))
-    return [_lookup(table, column_codes, -1) for column_codes in codes]
+    table = np.array([where.get(name, -1) for name in names], dtype=code_type(len(systems)))
+    return [lookup(table, column_codes, -1) for column_codes in codes]
 
 
 def _person_codes(*columns: pd.Series) -> list[np.ndarray]:
@@ -269,7 +223,7 @@ def agreeing_rows(
         states["actual_state"], expected["expected_state"]
     )
     known = np.array([name in KNOWN_STATES for name in state_names], dtype=bool)
-    timed_known = _lookup(known, actual, False) & states["system_updated_at"].notna().to_numpy()
+    timed_known = lookup(known, actual, False) & states["system_updated_at"].notna().to_numpy()
     left = np.flatnonzero(timed_known)
     right = np.flatnonzero(expected["deciding_at"].notna().to_numpy())
     state_keys, expected_keys = _person_key_codes(states, expected)
@@ -329,14 +283,14 @@ def _comparison_rows(
     actual = np.concatenate([actual, none])
     expected = np.concatenate([expected, missing_expected])
     known_state = np.array([state in KNOWN_STATES for state in states], dtype=bool)
-    known = _lookup(known_state, actual, False)
-    both_known = known & _lookup(known_state, expected, False)
+    known = lookup(known_state, actual, False)
+    both_known = known & lookup(known_state, expected, False)
     # As with pandas' ==, a missing state equals nothing.
     equal = (actual == expected) & (actual >= 0)
 
     (compared_kind, missing_kind), kinds = _shared_codes(compared["kind"], missing["kind"])
     kind_table = np.array([KIND_INDEX.get(kind, -1) for kind in kinds], dtype=np.int8)
-    kind = _lookup(kind_table, np.concatenate([compared_kind, missing_kind]), -1)
+    kind = lookup(kind_table, np.concatenate([compared_kind, missing_kind]), -1)
     row_class = (kind + 1) * 4
     row_class += both_known * np.int8(2)
     row_class += both_known & ~equal
@@ -360,7 +314,7 @@ def _comparison_rows(
         row_class=row_class,
         timed=timed,
         lag=lag,
-        over_sla=lag > _lookup(sla_of, system[timed], np.nan),
+        over_sla=lag > lookup(sla_of, system[timed], np.nan),
         unsynced=(known | (kind == KIND_INDEX[FindingKind.MISSING_PREFERENCE])) & ~equal,
     )
 
@@ -521,8 +475,8 @@ def _coverage(expected: pd.DataFrame) -> tuple[dict[str, Any], dict[str, Any]]:
     """The coverage block overall and per key (keys sorted)."""
     (state,), names = _shared_codes(expected["expected_state"])
     # As with pandas' !=, a missing expected state is not "unknown": it counts as known.
-    known = ~_lookup(names == State.UNKNOWN.value, state, False)
-    denied = _lookup(names == State.DENIED.value, state, False)
+    known = ~lookup(names == State.UNKNOWN.value, state, False)
+    denied = lookup(names == State.DENIED.value, state, False)
     key, keys = _key_ranks(expected)
     with_key = key >= 0
     person_keys = np.bincount(key[with_key], minlength=len(keys))
@@ -579,40 +533,6 @@ def _sync_success(
 # --- audit readiness ---------------------------------------------------------
 
 
-def _filled(values: pd.Series, rows: np.ndarray) -> np.ndarray:
-    """Per value: selected by ``rows`` and non-blank after stripping whitespace
-    (a missing value is blank)."""
-    sample = values.iloc[:: max(len(values) // SAMPLE, 1)].dropna()
-    if sample.nunique() <= len(sample) // 2:
-        # Values repeat: test each distinct value once (same answers, less text work).
-        codes, distinct = _factorized(values)
-        if values.dtype != object or pd.api.types.infer_dtype(distinct) == "string":
-            return rows & _lookup(_non_blank(pd.Series(distinct)), codes, False)
-        # Else equal values of different types (1, 1.0) could read differently as text.
-    filled = np.zeros(len(values), dtype=bool)
-    filled[rows] = _non_blank(values[rows])
-    return filled
-
-
-def _non_blank(values: pd.Series) -> np.ndarray:
-    """``values.astype("string").str.strip().fillna("").ne("")`` as an array."""
-    if (
-        values.dtype == object
-        and pd.api.types.pandas_dtype("string").storage == "pyarrow"
-        and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
-    ):
-        # Text only: the same Arrow kernel that expression runs, without pandas
-        # first copying and checking every value.
-        try:
-            text = pa.array(values.to_numpy(), type=pa.large_string(), from_pandas=True)
-        except (pa.ArrowException, UnicodeError):
-            pass
-        else:
-            non_blank = pc.not_equal(pc.utf8_trim_whitespace(text), "")
-            return pc.fill_null(non_blank, False).to_numpy(zero_copy_only=False)
-    return values.astype("string").str.strip().fillna("").ne("").to_numpy(dtype=bool)
-
-
 def _held_and_ready(observations: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Per observation: held to the audit standard (a granted or denied state), and
     ready (held, with a timestamp, a capture source and proof)."""
@@ -620,7 +540,7 @@ def _held_and_ready(observations: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]
     ready = held & observations["updated_at"].notna().to_numpy(dtype=bool)
     for column in ("capture_source", "proof"):
         # Each test reads only the rows still ready: proofs are ids, costly to read.
-        ready = _filled(observations[column], ready)
+        ready = filled(observations[column], ready)
     return held, ready
 
 
@@ -629,7 +549,7 @@ def _authority_holds(observations: pd.DataFrame, config: AuditConfig) -> np.ndar
     columns = ["system", *KEY]
     # The authority depends on the key alone: look it up once per distinct
     # (system, key). Codes shifted by one: a missing part (-1) is a value too.
-    factorized = [_factorized(observations[column]) for column in columns]
+    factorized = [column_codes(observations[column]) for column in columns]
     number, distinct = _distinct_rows([codes + 1 for codes, _ in factorized])
     values = {
         column: np.concatenate([[np.nan], names]).astype(object)[codes]
@@ -678,13 +598,13 @@ def identity_metrics(
 ) -> dict[str, Any]:
     """Persons, records, and how well each system's records link to the others."""
     person, persons = pd.factorize(person_of_record)
-    system, names = _factorized(records["system"])
+    system, names = column_codes(records["system"])
     # Distinct (person, system) pairs: the systems each person has records in.
     width = max(len(names), 1)
     paired = (person >= 0) & (system >= 0)
     pairs = pd.unique(person[paired].astype(np.int64) * width + system[paired])
     systems_per_person = np.bincount(pairs // width, minlength=len(persons))
-    linked = _lookup(systems_per_person > 1, person, False)
+    linked = lookup(systems_per_person > 1, person, False)
     records_of = np.bincount(system[system >= 0], minlength=width)
     persons_of = np.bincount(pairs % width, minlength=width)
     linked_of = np.bincount(system[linked & (system >= 0)], minlength=width)

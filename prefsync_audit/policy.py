@@ -24,11 +24,12 @@ are matched once among themselves and never per row.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
 
+from prefsync_audit._codes import filled
 from prefsync_audit._model import key_covers
 from prefsync_audit.config import AuditConfig
 from prefsync_audit.vocab import ANY, State
@@ -199,17 +200,6 @@ def _time_values(times: pd.Series) -> np.ndarray:
     return result
 
 
-def _pack(*columns: np.ndarray) -> np.ndarray:
-    """Several small non-negative integer columns as one int64 that sorts the same
-    way as sorting by them in order (one lexsort key instead of several)."""
-    packed = np.zeros(len(columns[0]), dtype=np.int64)
-    for column in columns:
-        column = column.astype(np.int64)
-        width = int(column.max()) + 1 if len(column) else 1
-        packed = packed * width + column
-    return packed
-
-
 def _group_starts(group: np.ndarray) -> np.ndarray:
     """Positions where a new group begins in an array sorted by group."""
     if len(group) == 0:
@@ -227,11 +217,23 @@ def _segment(values: np.ndarray, group: np.ndarray, ufunc: np.ufunc) -> np.ndarr
     return np.repeat(reduced, lengths)
 
 
-def _last_per_group(group: np.ndarray) -> np.ndarray:
-    """Positions of the last row of each group (array sorted by group)."""
+def _pick(group: np.ndarray, keys: list[np.ndarray], last: bool) -> np.ndarray:
+    """Per group of an array sorted by group: the position of the row that sorting
+    the group by ``keys`` (most significant first, ties in array order) puts
+    last (``last``) or first. Segment reductions instead of a sort: the rows
+    are millions, a sort by several keys costs a pass per key."""
     if len(group) == 0:
         return np.array([], dtype=np.int64)
-    return np.flatnonzero(np.r_[group[1:] != group[:-1], True])
+    starts = _group_starts(group)
+    lengths = np.diff(np.r_[starts, len(group)])
+    best_of = np.maximum if last else np.minimum
+    outside = np.iinfo(np.int64).min if last else np.iinfo(np.int64).max
+    candidate = np.ones(len(group), dtype=bool)
+    for key in keys:
+        masked = np.where(candidate, key, outside)
+        candidate &= masked == np.repeat(best_of.reduceat(masked, starts), lengths)
+    positions = np.arange(len(group), dtype=np.int64)
+    return best_of.reduceat(np.where(candidate, positions, outside), starts)
 
 
 def _drop_overridden_grants(
@@ -256,6 +258,10 @@ class _Pairs:
     t: np.ndarray
     specificity: np.ndarray  # of the observation's own key
     record_key: np.ndarray
+
+    def take(self, order: np.ndarray) -> _Pairs:
+        """The pairs in the given order."""
+        return _Pairs(**{f.name: getattr(self, f.name)[order] for f in fields(self)})
 
 
 def _pairs(observations: pd.DataFrame, keys: pd.DataFrame, codes: _KeyCodes) -> _Pairs:
@@ -321,6 +327,9 @@ def evaluate(observations: pd.DataFrame, keys: pd.DataFrame, config: AuditConfig
     systems = list(observations["system"].cat.categories)
     codes = _KeyCodes(observations, keys)
     pairs = _pairs(observations, keys, codes)
+    # One sort, by (person, key, system): every later step reduces over
+    # contiguous groups of it (a person's key, or a system's word on it).
+    pairs = pairs.take(np.argsort(_system_group(pairs, systems), kind="stable"))
     authority = _authority_codes(codes.keys, config, systems)[pairs.key]
     evidence = _has_evidence(observations)[pairs.row]
 
@@ -330,21 +339,28 @@ def evaluate(observations: pd.DataFrame, keys: pd.DataFrame, config: AuditConfig
 
 
 def _has_evidence(observations: pd.DataFrame) -> np.ndarray:
-    present = [
-        _per_distinct(observations[c], lambda v: str(v).strip() != "", False).astype(bool)
-        for c in ("capture_source", "proof")
-    ]
-    return present[0] | present[1]
+    """A capture source or a proof, not blank. Proofs are ids (costly to read):
+    only rows without a capture source read them."""
+    every = np.ones(len(observations), dtype=bool)
+    with_source = filled(observations["capture_source"], every)
+    return with_source | filled(observations["proof"], ~with_source)
 
 
 def _per_distinct(
     values: pd.Series, function: Callable[[object], object], missing: object
 ) -> np.ndarray:
     """``function`` of each value, computed once per distinct value (``missing``
-    for missing values): these columns hold few distinct values."""
+    for missing values)."""
     codes, uniques = pd.factorize(values)
     table = np.array([*(function(u) for u in np.asarray(uniques, dtype=object)), missing])
     return table[codes]
+
+
+def _text(values: np.ndarray) -> pd.Series:
+    """An object column of text, missing values as NaN (assigning a bare array
+    would convert it to Arrow strings and back)."""
+    column = pd.Series(values, dtype="object", copy=False)
+    return column.where(column.notna(), np.nan)
 
 
 def _utc(values: np.ndarray) -> pd.Series:
@@ -354,32 +370,34 @@ def _utc(values: np.ndarray) -> pd.Series:
     return pd.Series(pd.DatetimeIndex(stamps).tz_localize("UTC"))
 
 
+def _system_group(pairs: _Pairs, systems: list[str]) -> np.ndarray:
+    """(person, key, system) as one integer that sorts in that order."""
+    return pairs.pk * max(len(systems), 1) + pairs.system
+
+
 def _system_states(pairs: _Pairs, codes: _KeyCodes, systems: list[str]) -> pd.DataFrame:
-    n_systems = max(len(systems), 1)
-    group = pairs.pk * n_systems + pairs.system
+    """Each system's state per (person, key); ``pairs`` sorted by (person, key, system)."""
+    group = _system_group(pairs, systems)
     known = pairs.state != _UNKNOWN
     denial = pairs.state == _DENIED
 
     idx = np.flatnonzero(known)
-    tie_break = _pack(denial[idx], pairs.record_key[idx])
-    idx = idx[np.lexsort((tie_break, pairs.t[idx], group[idx]))]
     idx = _drop_overridden_grants(idx, group[idx], denial[idx], pairs.specificity[idx])
-    latest = idx[_last_per_group(group[idx])]
+    # The latest word; at the same time a denial, then the later record.
+    latest = idx[_pick(group[idx], [pairs.t[idx], denial[idx], pairs.record_key[idx]], last=True)]
 
     # A system whose only word on the key is an unknown value holds it as unknown.
     unknown = np.flatnonzero(~known)
     unknown = unknown[~np.isin(group[unknown], group[latest])]
-    unknown = unknown[np.lexsort((pairs.record_key[unknown], pairs.t[unknown], group[unknown]))]
-    unknown = unknown[_last_per_group(group[unknown])]
+    unknown = unknown[
+        _pick(group[unknown], [pairs.t[unknown], pairs.record_key[unknown]], last=True)
+    ]
 
     chosen = np.r_[latest, unknown].astype(np.int64)
-    chosen = chosen[np.lexsort((pairs.system[chosen], pairs.key[chosen], pairs.person[chosen]))]
+    chosen = chosen[np.argsort(group[chosen])]
     states = _key_frame(pairs.person[chosen], pairs.key[chosen], codes.keys)
     states["system"] = pd.Categorical.from_codes(pairs.system[chosen], categories=systems)
-    states["actual_state"] = np.where(
-        pairs.state[chosen] == _UNKNOWN, State.UNKNOWN.value, _STATE_NAME[pairs.state[chosen]]
-    )
-    states["actual_state"] = states["actual_state"].astype("object")
+    states["actual_state"] = _text(_STATE_NAME[pairs.state[chosen]])
     states["system_updated_at"] = _utc(pairs.t[chosen])
     states["record_key"] = pairs.record_key[chosen]
     return states
@@ -398,10 +416,7 @@ def _expected(
     known = pairs.state != _UNKNOWN
     from_authority = (authority == NO_AUTHORITY) | (pairs.system == authority)
     counting = known & (denial | from_authority)
-    idx = np.flatnonzero(counting)
-    # Ties on time: grants before denials, then by system and record (one packed key).
-    tie_break = _pack(denial[idx], pairs.system[idx], pairs.record_key[idx])
-    idx = idx[np.lexsort((tie_break, pairs.t[idx], pairs.pk[idx]))]
+    idx = np.flatnonzero(counting)  # contiguous per (person, key): pairs are sorted
     if config.policy.regrant_requires_evidence:
         group = pairs.pk[idx]
         denial_time = np.where(denial[idx], pairs.t[idx], np.iinfo(np.int64).max)
@@ -411,7 +426,14 @@ def _expected(
     idx = _drop_overridden_grants(idx, pairs.pk[idx], denial[idx], pairs.specificity[idx])
 
     group = pairs.pk[idx]
-    decided = idx[_last_per_group(group)]  # latest; ties sorted denial last
+    # The latest counting word; at the same time a denial, then system and record.
+    decided = idx[
+        _pick(
+            group,
+            [pairs.t[idx], denial[idx], pairs.system[idx], pairs.record_key[idx]],
+            last=True,
+        )
+    ]
     expected_of_row = np.repeat(
         pairs.state[decided], np.diff(np.r_[_group_starts(group), len(group)])
     )
@@ -422,9 +444,14 @@ def _expected(
         (pairs.t[idx] > last_opposite) | ((pairs.t[idx] == last_opposite) & denial[idx])
     )
     candidates = idx[after]
-    tie_break = _pack(pairs.system[candidates], pairs.record_key[candidates])
-    candidates = candidates[np.lexsort((tie_break, pairs.t[candidates], pairs.pk[candidates]))]
-    deciding = candidates[_group_starts(pairs.pk[candidates])]
+    # The earliest of those; at the same time the first system, then record.
+    deciding = candidates[
+        _pick(
+            pairs.pk[candidates],
+            [pairs.t[candidates], pairs.system[candidates], pairs.record_key[candidates]],
+            last=False,
+        )
+    ]
 
     n_keys = len(codes.keys)
     universe = pd.DataFrame(
@@ -440,7 +467,7 @@ def _expected(
     state = np.full(len(pk), _UNKNOWN, dtype=np.int64)
     at = np.searchsorted(pk, pairs.pk[decided])
     state[at] = pairs.state[decided]
-    expected["expected_state"] = _STATE_NAME[state]
+    expected["expected_state"] = _text(_STATE_NAME[state])
     deciding_time = np.full(len(pk), UNTIMED, dtype=np.int64)
     deciding_system = np.full(len(pk), -1, dtype=np.int64)
     at = np.searchsorted(pk, pairs.pk[deciding])
@@ -448,10 +475,10 @@ def _expected(
     deciding_system[at] = pairs.system[deciding]
     names = np.array([*systems, None], dtype=object)
     expected["deciding_at"] = _utc(deciding_time)
-    expected["deciding_system"] = names[deciding_system]
+    expected["deciding_system"] = _text(names[deciding_system])
 
     authority_of_key = np.array(_authority_names(codes.keys, config), dtype=object)
-    expected["authority_system"] = authority_of_key[universe["key"].to_numpy()]
+    expected["authority_system"] = _text(authority_of_key[universe["key"].to_numpy()])
     # The authority's own latest word on the key, whatever it said.
     from_auth = np.flatnonzero(known & (pairs.system == authority))
     latest_time = np.full(len(pk), UNTIMED, dtype=np.int64)
@@ -459,6 +486,4 @@ def _expected(
         at = np.searchsorted(pk, pairs.pk[from_auth])
         np.maximum.at(latest_time, at, pairs.t[from_auth])
     expected["authority_updated_at"] = _utc(latest_time)
-    for column in ("expected_state", "deciding_system", "authority_system"):
-        expected[column] = expected[column].astype("object")
     return expected

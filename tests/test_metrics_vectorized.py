@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prefsync_audit import metrics
+from prefsync_audit import _codes, metrics
 from prefsync_audit._model import key_text
 from prefsync_audit.config import AuditConfig, load_config
 from prefsync_audit.metrics import (
@@ -277,8 +277,8 @@ def test_fallback_paths_give_the_same_metrics(config, monkeypatch):
     frames = _frames(5, 2000, list(config.systems))
     expected = json.dumps(_reference(**frames, config=config))
     monkeypatch.setattr(metrics, "DENSE_LIMIT", 0)
-    monkeypatch.setattr(metrics, "BLOCK", 97)
-    monkeypatch.setattr(metrics, "SAMPLE", 1)
+    monkeypatch.setattr(_codes, "BLOCK", 97)
+    monkeypatch.setattr(_codes, "SAMPLE", 1)
     assert json.dumps(_run(frames, config)) == expected
 
 
@@ -381,4 +381,4 @@ def test_identity_metrics_equal_a_pandas_reference():
 def test_non_blank_is_the_pandas_strip_test(values):
     series = pd.Series(values, dtype=object)
     expected = series.astype("string").str.strip().fillna("").ne("").to_numpy(dtype=bool)
-    np.testing.assert_array_equal(metrics._non_blank(series), expected)
+    np.testing.assert_array_equal(_codes.non_blank(series), expected)

@@ -1,0 +1,96 @@
+"""Columns as integer codes, and text tests run once per distinct value.
+
+Stages that count or test text columns (metrics, the policy's evidence test)
+work on the codes of the distinct values: exports repeat statuses, sources and
+keys, so a test on the distinct values and a lookup by code replace a test on
+every row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+#: Values sampled to tell a column of repeated values from a column of ids.
+SAMPLE = 4096
+#: Rows factorized at a time (see ``factorized_in_blocks``).
+BLOCK = 1 << 16
+
+
+def code_type(size: int) -> type[np.signedinteger]:
+    """The narrowest integer type holding the codes -1 … size."""
+    for candidate in (np.int8, np.int16, np.int32):
+        if size < np.iinfo(candidate).max:
+            return candidate
+    return np.int64
+
+
+def lookup(table: np.ndarray, codes: np.ndarray, missing: Any) -> np.ndarray:
+    """``table[codes]``, with ``missing`` where a code is -1 (of the table's type)."""
+    return np.concatenate([table, np.array([missing], dtype=table.dtype)])[codes]
+
+
+def column_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (-1: missing) and the values they stand for; a categorical's own codes."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(), np.asarray(column.cat.categories, dtype=object)
+    if column.dtype == object and len(column) > BLOCK:
+        blocked = factorized_in_blocks(column.to_numpy())
+        if blocked is not None:
+            return blocked
+    codes, uniques = pd.factorize(column)
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def factorized_in_blocks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``pd.factorize`` of a column of few distinct values, block by block: the same
+    codes, narrow, without a hash table sized for a column of distinct values. None
+    when the values are not few."""
+    codes = np.empty(len(values), dtype=np.int8)
+    seen: dict[Any, int] = {}
+    for start in range(0, len(values), BLOCK):
+        block_codes, uniques = pd.factorize(values[start : start + BLOCK])
+        # Codes in order of first appearance, as pd.factorize numbers them.
+        table = [seen.setdefault(value, len(seen)) for value in uniques]
+        if len(seen) >= np.iinfo(np.int8).max:
+            return None
+        codes[start : start + BLOCK] = np.array([*table, -1], dtype=np.int8)[block_codes]
+    return codes, np.fromiter(seen, dtype=object, count=len(seen))
+
+
+def filled(values: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """Per value: selected by ``rows`` and non-blank after stripping whitespace
+    (a missing value is blank)."""
+    sample = values.iloc[:: max(len(values) // SAMPLE, 1)].dropna()
+    if sample.nunique() <= len(sample) // 2:
+        # Values repeat: test each distinct value once (same answers, less text work).
+        codes, distinct = column_codes(values)
+        if values.dtype != object or pd.api.types.infer_dtype(distinct) == "string":
+            return rows & lookup(non_blank(pd.Series(distinct)), codes, False)
+        # Else equal values of different types (1, 1.0) could read differently as text.
+    filled = np.zeros(len(values), dtype=bool)
+    filled[rows] = non_blank(values[rows])
+    return filled
+
+
+def non_blank(values: pd.Series) -> np.ndarray:
+    """``values.astype("string").str.strip().fillna("").ne("")`` as an array."""
+    if (
+        values.dtype == object
+        and pd.api.types.pandas_dtype("string").storage == "pyarrow"
+        and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+    ):
+        # Text only: the same Arrow kernel that expression runs, without pandas
+        # first copying and checking every value.
+        try:
+            text = pa.array(values.to_numpy(), type=pa.large_string(), from_pandas=True)
+        except (pa.ArrowException, UnicodeError):
+            pass
+        else:
+            non_blank = pc.not_equal(pc.utf8_trim_whitespace(text), "")
+            return pc.fill_null(non_blank, False).to_numpy(zero_copy_only=False)
+    return values.astype("string").str.strip().fillna("").ne("").to_numpy(dtype=bool)
