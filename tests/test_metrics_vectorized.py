@@ -367,18 +367,3 @@ def test_identity_metrics_equal_a_pandas_reference():
     }
     got = identity_metrics(records, person_of_record, conflicts, ignored, systems)
     assert json.dumps(got) == json.dumps(reference)
-
-
-@pytest.mark.parametrize(
-    "values",
-    [
-        ["id-1", " id-2 ", "", " ", "\t\n", "\x1c", "\x85", "\u00a0", "\u3000x", None, np.nan],
-        ["ok", pd.NA, None, "  "],
-        ["text", 1, 0.0, b"", None],  # not all text: pandas' own conversion decides
-        [None, np.nan],
-    ],
-)
-def test_non_blank_is_the_pandas_strip_test(values):
-    series = pd.Series(values, dtype=object)
-    expected = series.astype("string").str.strip().fillna("").ne("").to_numpy(dtype=bool)
-    np.testing.assert_array_equal(_codes.non_blank(series), expected)

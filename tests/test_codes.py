@@ -1,0 +1,43 @@
+"""Column codes and text tests on distinct values (``prefsync_audit._codes``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from prefsync_audit import _codes
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["id-1", " id-2 ", "", " ", "\t\n", "\x1c", "\x85", "\u00a0", "\u3000x", None, np.nan],
+        ["ok", pd.NA, None, "  "],
+        ["text", 1, 0.0, b"", None],  # not all text: pandas' own conversion decides
+        [None, np.nan],
+    ],
+)
+def test_non_blank_is_the_pandas_strip_test(values):
+    series = pd.Series(values, dtype=object)
+    expected = series.astype("string").str.strip().fillna("").ne("").to_numpy(dtype=bool)
+    np.testing.assert_array_equal(_codes.non_blank(series), expected)
+
+
+@pytest.mark.parametrize("sample", [4096, 1])
+def test_filled_reads_only_the_chosen_rows_and_agrees_with_pandas(monkeypatch, sample):
+    monkeypatch.setattr(_codes, "SAMPLE", sample)
+    values = pd.Series(["web", " ", None, "app", "web", "\t"] * 50, dtype=object)
+    rows = np.arange(len(values)) % 3 != 0
+    expected = values.astype("string").str.strip().fillna("").ne("").to_numpy(dtype=bool) & rows
+    np.testing.assert_array_equal(_codes.filled(values, rows), expected)
+
+
+def test_column_codes_of_text_and_categoricals():
+    text = pd.Series(["b", "a", None, "b"] * 20_000, dtype=object)
+    codes, values = _codes.column_codes(text)
+    assert values[codes[:4][[0, 1, 3]]].tolist() == ["b", "a", "b"]
+    assert codes[2] == -1
+    categorical = text.astype("category")
+    codes, values = _codes.column_codes(categorical)
+    assert values[codes[0]] == "b" and codes[2] == -1
