@@ -538,6 +538,30 @@ def test_export_path_escaping_through_dotdot_is_refused(tmp_path):
     assert accounting(summary) == counts(read=1, mapped=1, quarantined=0)
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["trace", "{config}", "a@example.com"],
+        # One system only: diff, allowed to read it, then says it needs two.
+        ["diff", "{config}", "crm", "crm"],
+        ["dictionary", "{config}"],
+    ],
+)
+def test_investigation_commands_hold_the_config_to_its_folder(tmp_path, command):
+    """trace, diff and dictionary load the config as run does: outside paths are
+    refused, and --allow-outside-paths allows them."""
+    inside, _ = outside_setup(tmp_path)
+    config = write_config(inside, paths="../elsewhere/crm.csv")
+    argv = [part.format(config=config) for part in command]
+    refused = CliRunner().invoke(app, argv)
+    assert "run with --allow-outside-paths to allow it" in error_of(refused, ConfigError, tmp_path)
+    allowed = CliRunner().invoke(app, [*argv, "--allow-outside-paths"])
+    if command[0] == "diff":
+        assert "needs two different systems" in str(allowed.exception)
+    else:
+        assert allowed.exit_code == 0, allowed.output
+
+
 def test_export_symlink_leaving_the_folder_is_refused(tmp_path):
     inside, outside = outside_setup(tmp_path)
     (inside / "exports").mkdir()

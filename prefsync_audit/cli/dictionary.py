@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from prefsync_audit.cli._app import app
+from prefsync_audit.cli._options import AllowOutsidePaths
 
 
 @app.command()
@@ -23,6 +24,7 @@ def dictionary(
             "(default: print the Markdown).",
         ),
     ] = None,
+    allow_outside_paths: AllowOutsidePaths = False,
 ) -> None:
     """Write the preference dictionary: every key, its meaning, and where each system keeps it.
 
@@ -34,7 +36,7 @@ def dictionary(
     from prefsync_audit.config import load_config
     from prefsync_audit.dictionary import build_dictionary, render_markdown, write_dictionary
 
-    built = build_dictionary(load_config(config))
+    built = build_dictionary(load_config(config, allow_outside_paths=allow_outside_paths))
     if output is None:
         sys.stdout.write(render_markdown(built))
         return

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from prefsync_audit.cli._app import OutputFormat, app, parse_as_of
+from prefsync_audit.cli._options import AllowOutsidePaths
 from prefsync_audit.errors import AuditError
 
 
@@ -46,6 +47,7 @@ def diff(
     output_format: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="text or json.")
     ] = OutputFormat.text,
+    allow_outside_paths: AllowOutsidePaths = False,
     reveal_identifiers: Annotated[
         bool,
         typer.Option("--reveal-identifiers", help="Show identifiers in full (default: masked)."),
@@ -76,8 +78,10 @@ def diff(
                 f"expected diff CONFIG SYSTEM_A SYSTEM_B (got {len(args)} argument(s))"
             )
         from prefsync_audit.audit import run_audit
+        from prefsync_audit.config import load_config
 
-        source = ResultSource(run_audit(Path(args[0]), as_of=parse_as_of(as_of)))
+        loaded = load_config(Path(args[0]), allow_outside_paths=allow_outside_paths)
+        source = ResultSource(run_audit(loaded, as_of=parse_as_of(as_of)))
         system_a, system_b = args[1:]
     answer = diff_systems(
         source, system_a, system_b, purpose, channel, sample=sample, reveal=reveal_identifiers

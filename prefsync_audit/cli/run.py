@@ -19,6 +19,7 @@ from prefsync_audit.cli._app import (
     parse_as_of,
     stage_progress,
 )
+from prefsync_audit.cli._options import AllowOutsidePaths
 from prefsync_audit.errors import AuditError
 
 if TYPE_CHECKING:
@@ -96,14 +97,7 @@ def run(
             "since the previous run.",
         ),
     ] = None,
-    allow_outside_paths: Annotated[
-        bool,
-        typer.Option(
-            "--allow-outside-paths",
-            help="Read exports and mappings the config names outside its own folder "
-            "(through '..', absolute paths or symlinks); refused by default.",
-        ),
-    ] = False,
+    allow_outside_paths: AllowOutsidePaths = False,
 ) -> None:
     """Run the audit and print its summary.
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from prefsync_audit.cli._app import OutputFormat, app, parse_as_of
+from prefsync_audit.cli._options import AllowOutsidePaths
 from prefsync_audit.errors import AuditError
 
 
@@ -46,6 +47,7 @@ def trace(
     output_format: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="text or json.")
     ] = OutputFormat.text,
+    allow_outside_paths: AllowOutsidePaths = False,
     reveal_identifiers: Annotated[
         bool,
         typer.Option("--reveal-identifiers", help="Show identifiers in full (default: masked)."),
@@ -70,12 +72,14 @@ def trace(
         if config_path is not None:
             from prefsync_audit.config import load_config
 
-            config = load_config(config_path)
+            config = load_config(config_path, allow_outside_paths=allow_outside_paths)
         source = RunFolderSource(from_run, config=config, region=region)
     else:
         from prefsync_audit.audit import run_audit
+        from prefsync_audit.config import load_config
 
-        result = run_audit(Path(config_path or ""), as_of=parse_as_of(as_of))
+        loaded = load_config(Path(config_path or ""), allow_outside_paths=allow_outside_paths)
+        result = run_audit(loaded, as_of=parse_as_of(as_of))
         source = ResultSource(result)
         source.settings = source.settings.with_region(region)
     answer = trace_person(source, identifier, reveal=reveal_identifiers)

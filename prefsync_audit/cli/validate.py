@@ -8,19 +8,13 @@ from typing import Annotated
 import typer
 
 from prefsync_audit.cli._app import EXIT_ERROR, app
+from prefsync_audit.cli._options import AllowOutsidePaths
 
 
 @app.command()
 def validate(
     config: Annotated[Path, typer.Argument(help="The audit config (audit.yaml).")],
-    allow_outside_paths: Annotated[
-        bool,
-        typer.Option(
-            "--allow-outside-paths",
-            help="Accept exports and mappings outside the config's folder (through '..', "
-            "absolute paths or symlinks).",
-        ),
-    ] = False,
+    allow_outside_paths: AllowOutsidePaths = False,
 ) -> None:
     """Check the config, every mapping and every export's header without auditing.
 
