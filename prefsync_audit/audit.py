@@ -82,7 +82,10 @@ def system_tables(config: AuditConfig, system: str) -> Iterator[tuple[RawTable, 
     if settings.database is not None:
         from prefsync_audit.sources import read_database
 
-        yield read_database(system, settings.database, mapping, config.base_dir), True
+        table = read_database(
+            system, settings.database, mapping, config.base_dir, config.allow_outside_paths
+        )
+        yield table, True
         return
     for path in resolve_paths(settings.paths, config.base_dir, system):
         display = _display_path(path, config.base_dir)

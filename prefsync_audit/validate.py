@@ -27,7 +27,9 @@ def validate_config(
             # type readable as text.
             from prefsync_audit.sources import check_database
 
-            problems += check_database(system, settings.database, mapping, config.base_dir)
+            problems += check_database(
+                system, settings.database, mapping, config.base_dir, config.allow_outside_paths
+            )
             continue
         try:
             paths = resolve_paths(settings.paths, config.base_dir, system)

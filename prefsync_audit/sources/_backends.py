@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from prefsync_audit._paths import outside_file, resolved
 from prefsync_audit.errors import InputError
 from prefsync_audit.sources._arrow import batch_from_rows, unusable_reason
 from prefsync_audit.sources._url import DatabaseURL
@@ -101,16 +102,19 @@ def strip_query(query: str) -> str:
     return query.strip().rstrip(";").strip()
 
 
-def open_reader(url: DatabaseURL, base_dir: Path, where: str) -> Reader:
-    """Connect to the database ``url`` names (files relative to ``base_dir``)."""
+def open_reader(
+    url: DatabaseURL, base_dir: Path, where: str, allow_outside_paths: bool = False
+) -> Reader:
+    """Connect to the database ``url`` names (files relative to ``base_dir``, and
+    inside it unless ``allow_outside_paths``)."""
     dialect, driver = url.dialect, url.driver
     if dialect in ("postgresql", "postgres") and driver is None and _has("adbc_driver_postgresql"):
         return AdbcPostgresReader(url, where)
     if dialect == "sqlite" and driver is None:
-        return SQLiteReader(url, base_dir, where)
+        return SQLiteReader(_file_path(url, base_dir, where, allow_outside_paths), url, where)
     if dialect == "duckdb" and driver is None:
-        return DuckDBReader(url, base_dir, where)
-    return SQLAlchemyReader(url, base_dir, where)
+        return DuckDBReader(_file_path(url, base_dir, where, allow_outside_paths), url, where)
+    return SQLAlchemyReader(url, base_dir, where, allow_outside_paths)
 
 
 def _has(module: str) -> bool:
@@ -126,7 +130,9 @@ def _connect_error(url: DatabaseURL, where: str, exc: BaseException) -> InputErr
     return InputError(f"{where}: cannot connect to {url.masked}: {url.scrub(exc)}")
 
 
-def _file_path(url: DatabaseURL, base_dir: Path, where: str) -> Path:
+def _file_path(
+    url: DatabaseURL, base_dir: Path, where: str, allow_outside_paths: bool = False
+) -> Path:
     """``sqlite:///relative.db`` (relative to the config) or ``sqlite:////absolute.db``."""
     rest = url.rest.split("?", 1)[0]
     if not rest.startswith("/") or rest in ("/", "/:memory:"):
@@ -134,11 +140,21 @@ def _file_path(url: DatabaseURL, base_dir: Path, where: str) -> Path:
             f"{where}.url: give a database file: {url.scheme}:///relative/path "
             f"(to the config's folder) or {url.scheme}:////absolute/path"
         )
-    path = Path(rest[1:])
-    path = path if path.is_absolute() else base_dir / path
+    path = _inside(Path(rest[1:]), base_dir, where, allow_outside_paths)
     if not path.is_file():
         raise InputError(f"{where}: cannot connect to {url.masked}: no such file: {path}")
     return path
+
+
+def _inside(path: Path, base_dir: Path, where: str, allow_outside_paths: bool) -> Path:
+    """A database file's path from the config's folder; one outside that folder is
+    refused unless allowed, as export paths are (``_paths``)."""
+    full = path if path.is_absolute() else base_dir / path
+    if not allow_outside_paths:
+        outside = outside_file(str(path), full, (resolved(base_dir),))
+        if outside:
+            raise InputError(f"{where}.url: {outside}")
+    return full
 
 
 class AdbcPostgresReader:
@@ -189,8 +205,7 @@ class SQLiteReader:
     kind = "SQLite"
     errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
 
-    def __init__(self, url: DatabaseURL, base_dir: Path, where: str) -> None:
-        path = _file_path(url, base_dir, where)
+    def __init__(self, path: Path, url: DatabaseURL, where: str) -> None:
         try:
             self._conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
             self._conn.execute("PRAGMA schema_version").fetchone()
@@ -236,7 +251,7 @@ class DuckDBReader:
 
     kind = "DuckDB"
 
-    def __init__(self, url: DatabaseURL, base_dir: Path, where: str) -> None:
+    def __init__(self, path: Path, url: DatabaseURL, where: str) -> None:
         try:
             import duckdb
         except ImportError:
@@ -244,7 +259,6 @@ class DuckDBReader:
                 f"{where}: reading {url.masked} needs the duckdb package{_install_hint('duckdb')}"
             ) from None
         self.errors: tuple[type[BaseException], ...] = (duckdb.Error,)
-        path = _file_path(url, base_dir, where)
         try:
             self._conn = duckdb.connect(str(path), read_only=True)
         except duckdb.Error as exc:
@@ -280,7 +294,9 @@ class SQLAlchemyReader:
     (:func:`batch_from_rows`); no row becomes a Python object of ours.
     """
 
-    def __init__(self, url: DatabaseURL, base_dir: Path, where: str) -> None:
+    def __init__(
+        self, url: DatabaseURL, base_dir: Path, where: str, allow_outside_paths: bool = False
+    ) -> None:
         try:
             import sqlalchemy
             from sqlalchemy import exc as sa_exc
@@ -296,8 +312,8 @@ class SQLAlchemyReader:
             raise InputError(f"{where}.url: not a valid URL: {url.scrub(exc)}") from None
         sa_url = _default_driver(sa_url)
         if sa_url.get_backend_name() == "sqlite" and sa_url.database:
-            path = Path(sa_url.database)
-            sa_url = sa_url.set(database=str(path if path.is_absolute() else base_dir / path))
+            path = _inside(Path(sa_url.database), base_dir, where, allow_outside_paths)
+            sa_url = sa_url.set(database=str(path))
         self.kind = f"SQLAlchemy ({sa_url.drivername})"
         try:
             self._engine = sqlalchemy.create_engine(sa_url, poolclass=NullPool)

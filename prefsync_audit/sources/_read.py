@@ -100,14 +100,22 @@ def _check_table(spec: DatabaseSource, system: str) -> None:
         )
 
 
-def _open(system: str, spec: DatabaseSource, base_dir: Path) -> tuple[DatabaseURL, Reader]:
+def _open(
+    system: str, spec: DatabaseSource, base_dir: Path, allow_outside_paths: bool
+) -> tuple[DatabaseURL, Reader]:
     where = where_of(system)
     _check_table(spec, system)
     url = parse_url(spec.url, f"{where}.url")
-    return url, open_reader(url, base_dir, where)
+    return url, open_reader(url, base_dir, where, allow_outside_paths)
 
 
-def read_database(system: str, spec: DatabaseSource, mapping: Mapping, base_dir: Path) -> RawTable:
+def read_database(
+    system: str,
+    spec: DatabaseSource,
+    mapping: Mapping,
+    base_dir: Path,
+    allow_outside_paths: bool = False,
+) -> RawTable:
     """Run the system's query (or read its table) and return the rows as text.
 
     Batches are converted to text as they arrive. A column the mapping reads
@@ -116,7 +124,7 @@ def read_database(system: str, spec: DatabaseSource, mapping: Mapping, base_dir:
     ``path`` is the source's label (masked URL ``#table`` or ``#query``).
     """
     where = where_of(system)
-    url, reader = _open(system, spec, base_dir)
+    url, reader = _open(system, spec, base_dir, allow_outside_paths)
     provenance = describe_database(system, spec, mapping)
     used = mapped_columns(mapping)
     chunks: dict[str, list[pa.Array]] = {}
@@ -188,14 +196,18 @@ def _text_frame(chunks: dict[str, list[pa.Array]]) -> pd.DataFrame:
 
 
 def check_database(
-    system: str, spec: DatabaseSource, mapping: Mapping, base_dir: Path
+    system: str,
+    spec: DatabaseSource,
+    mapping: Mapping,
+    base_dir: Path,
+    allow_outside_paths: bool = False,
 ) -> list[str]:
     """Problems with a database source, found without reading a row: the URL and its
     environment variables, the connection, whether the query runs, and whether every
     column the mapping reads is in the result with a type readable as text."""
     where = where_of(system)
     try:
-        url, reader = _open(system, spec, base_dir)
+        url, reader = _open(system, spec, base_dir, allow_outside_paths)
     except AuditError as exc:
         return [str(exc)]
     provenance = describe_database(system, spec, mapping)

@@ -10,7 +10,7 @@ import pytest
 
 from prefsync_audit import run_audit
 from prefsync_audit.audit import AuditResult
-from prefsync_audit.config import DatabaseSource
+from prefsync_audit.config import DatabaseSource, load_config
 from prefsync_audit.errors import InputError
 from prefsync_audit.mapping import Mapping
 from prefsync_audit.sources import check_database, read_database
@@ -163,3 +163,39 @@ def test_files_are_opened_read_only(odd_sqlite: Path):
     spec = DatabaseSource(url="sqlite:///odd.sqlite", query="DELETE FROM t RETURNING email")
     with pytest.raises(InputError, match=r"readonly|read-only"):
         read_database("app", spec, MAPPING, odd_sqlite.parent)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///../elsewhere/mini.sqlite",
+        "sqlite:////{root}/elsewhere/mini.sqlite",
+        "sqlite+pysqlite:///../elsewhere/mini.sqlite",
+    ],
+)
+def test_database_file_outside_the_config_folder_is_refused(
+    mini_files: AuditResult, tmp_path: Path, url: str
+):
+    """A SQLite/DuckDB file is a file the config names: held to the config's folder
+    like exports, unless the runner allows it."""
+    if "pysqlite" in url:
+        need_modules("sqlalchemy")
+    (tmp_path / "elsewhere").mkdir()
+    sqlite_file(tmp_path / "elsewhere" / "mini.sqlite")
+    (tmp_path / "audit").mkdir()
+    config = database_config(tmp_path / "audit", url.format(root=str(tmp_path).lstrip("/")), NAMES)
+    with pytest.raises(InputError) as refused:
+        run_audit(config)
+    message = str(refused.value).replace(str(tmp_path), "TMP")
+    assert message.startswith("systems.cmp.database.url: ")
+    assert message.endswith(
+        "reads TMP/elsewhere/mini.sqlite"
+        + (" (an absolute path)" if "////" in url else " (through '..')")
+        + ", outside the config's folder TMP/audit; run with --allow-outside-paths to allow it"
+    )
+    _, problems = validate_config(config)
+    assert len(problems) == len(NAMES)
+    allowed = run_audit(load_config(config, allow_outside_paths=True))
+    assert_same_audit(mini_files, allowed, raw_values=False)
+    _, problems = validate_config(config, allow_outside_paths=True)
+    assert problems == []
