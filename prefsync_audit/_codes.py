@@ -1,4 +1,5 @@
-"""Columns as integer codes, and text tests run once per distinct value.
+"""Columns as integer codes, text tests run once per distinct value, and the
+ASCII helpers the vectorized normalizers share.
 
 Stages that count or test text columns (metrics, the policy's evidence test)
 work on the codes of the distinct values: exports repeat statuses, sources and
@@ -15,6 +16,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+#: What Python's ``str.strip()`` removes from ASCII text (RE2's ``\s`` knows fewer).
+ASCII_SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+#: The same characters as a regular-expression class body.
+SPACE_CLASS = r" \t\n\r\x0b\x0c\x1c-\x1f"
 #: Values sampled to tell a column of repeated values from a column of ids.
 SAMPLE = 4096
 #: Rows factorized at a time (see ``factorized_in_blocks``).
@@ -94,3 +99,16 @@ def non_blank(values: pd.Series) -> np.ndarray:
             non_blank = pc.not_equal(pc.utf8_trim_whitespace(text), "")
             return pc.fill_null(non_blank, False).to_numpy(zero_copy_only=False)
     return values.astype("string").str.strip().fillna("").ne("").to_numpy(dtype=bool)
+
+
+def ascii_stripped(texts: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Which values are ASCII, and every value stripped as ``str.strip()`` strips
+    ASCII text. Vectorized paths decide the ASCII values and leave the rest to
+    Python, whose Unicode rules Arrow's do not always match."""
+    ascii_text = pc.fill_null(pc.string_is_ascii(texts), False).to_numpy(zero_copy_only=False)
+    return ascii_text, pc.utf8_trim(texts, characters=ASCII_SPACE)
+
+
+def objects(values: pa.Array) -> np.ndarray:
+    """An Arrow array as a numpy object array (``str`` and ``None``)."""
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)

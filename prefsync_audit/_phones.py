@@ -26,9 +26,8 @@ import pyarrow.compute as pc
 from phonenumbers import PhoneMetadata
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
-# What Python's str.strip() removes from ASCII text (RE2's \s knows fewer).
-ASCII_SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
-SPACE_CLASS = r" \t\n\r\x0b\x0c\x1c-\x1f"
+from prefsync_audit._codes import SPACE_CLASS, ascii_stripped
+
 _E164 = r"^\+[1-9][0-9]{9,14}$"
 _DIGITS_AND_PUNCTUATION = rf"^[0-9{SPACE_CLASS}().+-]+$"
 _NUMBER_TYPES = (
@@ -143,8 +142,7 @@ def fast_phones(texts: pa.Array, nanp: bool) -> tuple[np.ndarray, np.ndarray]:
     decided = np.zeros(n, dtype=bool)
     if not n:
         return results, decided
-    ascii_text = pc.fill_null(pc.string_is_ascii(texts), False).to_numpy(zero_copy_only=False)
-    stripped = pc.utf8_trim(texts, characters=ASCII_SPACE)
+    ascii_text, stripped = ascii_stripped(texts)
 
     e164 = ascii_text & _matches(stripped, _E164, anchored=False)
     results[e164] = np.asarray(stripped.filter(pa.array(e164)).to_pylist(), dtype=object)

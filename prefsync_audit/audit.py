@@ -142,10 +142,7 @@ def load_canonical(config: AuditConfig) -> Canonical:
     all_records = all_records[
         ["record_key", "system", "source_file", "source_row", "record_id", *kinds, *extra]
     ]
-    # Files without observations add nothing but could widen the column types.
-    all_observations = pd.concat(
-        [o for o in observations if len(o)] or observations[:1], ignore_index=True
-    )
+    all_observations = pd.concat(observations, ignore_index=True)
     all_observations["updated_at"] = pd.to_datetime(all_observations["updated_at"], utc=True)
     systems = list(config.systems)
     all_records["system"] = pd.Categorical(all_records["system"], categories=systems)

@@ -13,6 +13,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from prefsync_audit._codes import column_codes, lookup
 from prefsync_audit.config import AuditConfig
 from prefsync_audit.mask import mask_series
 from prefsync_audit.policy import GROUP, KEY, Evaluation
@@ -65,7 +66,9 @@ def classify(compared: pd.DataFrame, config: AuditConfig, as_of: datetime) -> pd
     sla_of_system = pd.Series(
         [config.latency_sla_of(name) for name in config.systems], index=list(config.systems)
     ).astype("timedelta64[ns]")
-    sla = sla_of_system.reindex(compared["system"].astype("object")).to_numpy()
+    system_codes, system_names = column_codes(compared["system"])
+    sla_of_name = sla_of_system.reindex(system_names).to_numpy()
+    sla = lookup(sla_of_name, system_codes, np.timedelta64("NaT"))
     waiting = (pd.Timestamp(as_of) - deciding).to_numpy()
     overdue = deciding.isna().to_numpy() | (waiting > sla)
 

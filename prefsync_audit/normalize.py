@@ -18,7 +18,8 @@ import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prefsync_audit._phones import ASCII_SPACE, SPACE_CLASS, fast_phones
+from prefsync_audit._codes import SPACE_CLASS, ascii_stripped, objects
+from prefsync_audit._phones import fast_phones
 from prefsync_audit.mapping import HashProfile, StateTarget, TimestampSpec
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -70,11 +71,10 @@ def fast_emails(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """``normalize_email`` for the ASCII values of a column at once (lowercasing
     ASCII needs no Unicode rules and ASCII text is already NFC); other values
     are left undecided."""
-    decided = pc.fill_null(pc.string_is_ascii(texts), False).to_numpy(zero_copy_only=False)
-    emails = pc.ascii_lower(pc.utf8_trim(texts, characters=ASCII_SPACE))
+    decided, stripped = ascii_stripped(texts)
+    emails = pc.ascii_lower(stripped)
     valid = pc.fill_null(pc.match_substring_regex(emails, _ASCII_EMAIL), False)
-    results = np.asarray(pc.if_else(valid, emails, None).to_numpy(zero_copy_only=False), object)
-    return results, decided
+    return objects(pc.if_else(valid, emails, None)), decided
 
 
 def normalize_email(value: str) -> str | None:
@@ -195,24 +195,16 @@ def identifier_normalizer(
 
 def _fast_hashes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Values that already are 64 hex digits (the usual audience export), at once."""
-    ascii_text = pc.fill_null(pc.string_is_ascii(texts), False)
-    stripped = pc.utf8_trim(texts, characters=ASCII_SPACE)
-    hexes = pc.and_(ascii_text, pc.match_substring_regex(stripped, "^[0-9a-fA-F]{64}$"))
-    decided = pc.fill_null(hexes, False)
-    results = pc.if_else(decided, pc.ascii_lower(stripped), None)
-    return np.asarray(results.to_numpy(zero_copy_only=False), object), decided.to_numpy(
-        zero_copy_only=False
-    )
+    ascii_text, stripped = ascii_stripped(texts)
+    hexes = pc.fill_null(pc.match_substring_regex(stripped, "^[0-9a-fA-F]{64}$"), False)
+    decided = ascii_text & hexes.to_numpy(zero_copy_only=False)
+    return objects(pc.if_else(pa.array(decided), pc.ascii_lower(stripped), None)), decided
 
 
 def _fast_ids(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """``normalize_id`` for ASCII values at once."""
-    decided = pc.fill_null(pc.string_is_ascii(texts), False)
-    stripped = pc.utf8_trim(texts, characters=ASCII_SPACE)
-    results = pc.if_else(pc.equal(stripped, ""), None, stripped)
-    return np.asarray(results.to_numpy(zero_copy_only=False), object), decided.to_numpy(
-        zero_copy_only=False
-    )
+    decided, stripped = ascii_stripped(texts)
+    return objects(pc.if_else(pc.equal(stripped, ""), None, stripped)), decided
 
 
 def identifier_fast_path(

@@ -23,13 +23,12 @@ are matched once among themselves and never per row.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
 
-from prefsync_audit._codes import filled
+from prefsync_audit._codes import column_codes, filled, lookup
 from prefsync_audit._model import key_covers
 from prefsync_audit.config import AuditConfig
 from prefsync_audit.vocab import ANY, State
@@ -123,20 +122,21 @@ def _sortable(key: tuple[str, str, str]) -> tuple:
 
 class _KeyCodes:
     """Dense integer ids for the preference keys of a run, in sorted key order,
-    so that sorting by id sorts by (purpose, channel, scope)."""
+    so that sorting by id sorts by (purpose, channel, scope). ``rows`` holds the
+    key id of each row of each frame it was built from, in that order."""
 
     def __init__(self, *frames: pd.DataFrame) -> None:
-        distinct = sorted({key for frame in frames for key in _row_keys(frame)[1]}, key=_sortable)
-        self.keys = distinct
-        self.table = pd.DataFrame(distinct, columns=KEY, dtype="object")
+        row_keys = [_row_keys(frame) for frame in frames]
+        self.keys = sorted({key for _, keys in row_keys for key in keys}, key=_sortable)
+        self.table = pd.DataFrame(self.keys, columns=KEY, dtype="object")
         self.specificity = np.array([sum(p != ANY for p in key) for key in self.keys], np.int8)
-        self._id = {key: code for code, key in enumerate(self.keys)}
-
-    def codes(self, frame: pd.DataFrame) -> np.ndarray:
-        """The key id of each row of ``frame``."""
-        key_of_row, keys = _row_keys(frame)
-        ids = np.array([self._id[key] for key in keys], dtype=np.int64)
-        return ids[key_of_row] if len(keys) else np.zeros(0, dtype=np.int64)
+        id_of = {key: code for code, key in enumerate(self.keys)}
+        self.rows = [
+            np.array([id_of[key] for key in keys], dtype=np.int64)[key_of_row]
+            if keys
+            else np.zeros(0, dtype=np.int64)
+            for key_of_row, keys in row_keys
+        ]
 
     def covers(self) -> np.ndarray:
         """Boolean matrix: ``covers[o, u]`` when observed key o applies to key u."""
@@ -190,7 +190,7 @@ def authority_of_keys(keys: pd.DataFrame, config: AuditConfig) -> pd.Series:
         return pd.Series([], index=keys.index, dtype="object")
     codes = _KeyCodes(keys)
     per_key = np.array(_authority_names(codes.keys, config), dtype=object)
-    return pd.Series(per_key[codes.codes(keys)], index=keys.index, dtype="object")
+    return pd.Series(per_key[codes.rows[0]], index=keys.index, dtype="object")
 
 
 def _time_values(times: pd.Series) -> np.ndarray:
@@ -265,8 +265,9 @@ class _Pairs:
 
 
 def _pairs(observations: pd.DataFrame, keys: pd.DataFrame, codes: _KeyCodes) -> _Pairs:
+    """The pairs; ``codes`` built from (observations, keys)."""
     n_keys = len(codes.keys)
-    obs_key = codes.codes(observations)
+    obs_key, key_of_universe = codes.rows
     person = observations["person_id"].to_numpy(dtype=np.int64)
     covers = codes.covers()
     # Each observation pairs with every key its own key covers...
@@ -280,17 +281,19 @@ def _pairs(observations: pd.DataFrame, keys: pd.DataFrame, codes: _KeyCodes) -> 
     key = flat_targets[starts[obs_key[row]] + position] if len(row) else row
     pk = person[row] * n_keys + key
     # ...that its person is evaluated on.
-    universe = keys["person_id"].to_numpy(dtype=np.int64) * n_keys + codes.codes(keys)
+    universe = keys["person_id"].to_numpy(dtype=np.int64) * n_keys + key_of_universe
     keep = pd.Series(pk).isin(universe).to_numpy()  # a hash lookup, no sort
     row, key, pk = row[keep], key[keep], pk[keep]
-    state = _per_distinct(observations["state"], lambda v: _STATE_CODE.get(v, _UNKNOWN), _UNKNOWN)
+    state_codes, state_names = column_codes(observations["state"])
+    state_of_name = np.array([_STATE_CODE.get(n, _UNKNOWN) for n in state_names], np.int64)
+    state = lookup(state_of_name, state_codes, _UNKNOWN)
     return _Pairs(
         row=row,
         key=key,
         person=person[row],
         pk=pk,
         system=observations["system"].cat.codes.to_numpy(dtype=np.int64)[row],
-        state=state.astype(np.int64)[row],
+        state=state[row],
         t=_time_values(observations["updated_at"])[row],
         specificity=codes.specificity[obs_key][row].astype(np.int64),
         record_key=observations["record_key"].to_numpy(dtype=np.int64)[row],
@@ -344,16 +347,6 @@ def _has_evidence(observations: pd.DataFrame) -> np.ndarray:
     every = np.ones(len(observations), dtype=bool)
     with_source = filled(observations["capture_source"], every)
     return with_source | filled(observations["proof"], ~with_source)
-
-
-def _per_distinct(
-    values: pd.Series, function: Callable[[object], object], missing: object
-) -> np.ndarray:
-    """``function`` of each value, computed once per distinct value (``missing``
-    for missing values)."""
-    codes, uniques = pd.factorize(values)
-    table = np.array([*(function(u) for u in np.asarray(uniques, dtype=object)), missing])
-    return table[codes]
 
 
 def _text(values: np.ndarray) -> pd.Series:
@@ -457,7 +450,7 @@ def _expected(
     universe = pd.DataFrame(
         {
             "person_id": keys["person_id"].to_numpy(dtype=np.int64),
-            "key": codes.codes(keys),
+            "key": codes.rows[1],
         }
     )
     universe = universe.sort_values(["person_id", "key"], ignore_index=True)
