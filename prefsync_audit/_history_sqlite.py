@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from prefsync_audit.history import (
@@ -82,11 +84,15 @@ class SQLiteHistory:
                 path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
             )
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
-            self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA foreign_keys = ON")
+            _retry_while_locked(self._use_wal)
             self._migrate()
         except (sqlite3.Error, OSError) as exc:
             raise HistoryError(f"{path}: cannot open the history: {exc}") from None
+
+    def _use_wal(self) -> None:
+        if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self._db.execute("PRAGMA journal_mode = WAL")
 
     def _migrate(self) -> None:
         with self._transaction():
@@ -192,6 +198,28 @@ def _stored(row: tuple) -> StoredRun:
         persisting=persisting,
         resolved=resolved,
     )
+
+
+def _retry_while_locked(step: Callable[[], None]) -> None:
+    """Run ``step``, retrying while another connection holds the file.
+
+    Switching a new file to WAL needs an exclusive lock, and SQLite answers
+    "database is locked" at once there instead of calling the busy handler;
+    two audits opening a new history together would then fail. So the switch
+    is retried for as long as the busy timeout allows.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    delay = 0.01
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            locked = "locked" in str(exc) or "busy" in str(exc)
+            if not locked or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
 
 
 class _Transaction:

@@ -267,6 +267,38 @@ def test_concurrent_writers_are_serialized_and_complete(tmp_path: Path):
     store.close()
 
 
+OPENER = """
+import sys, time
+from pathlib import Path
+from prefsync_audit.history import open_history
+folder, start = Path(sys.argv[1]), float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))
+for i in range(25):
+    open_history(folder / f"h{i}.db").close()
+"""
+
+
+def test_new_history_opened_by_several_audits_at_once(tmp_path: Path):
+    # The first opening switches the file to WAL, which needs the file to itself;
+    # SQLite answers "locked" at once there, so the opening must retry, not fail.
+    start = time.time() + 1.5
+    openers = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPENER, str(tmp_path), str(start)],
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [(o.wait(timeout=120), o.stderr.read()) for o in openers]
+    assert results == [(0, "")] * 4
+    for i in range(25):
+        with sqlite3.connect(tmp_path / f"h{i}.db") as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+
+
 def test_history_view_line():
     view = HistoryView(
         run_id=3,
