@@ -75,7 +75,7 @@ def read_delimited(
     table, numbers, cell_bad = split_bad(table, numbers, reasons)
     if keep is not None:
         table = table.select([name for name in table.column_names if keep(name)])
-    return text_frame(table, numbers), sorted(parse_bad + cell_bad)
+    return text_frame(table, numbers, arrow_distinct=keep is not None), sorted(parse_bad + cell_bad)
 
 
 def to_utf8(data: bytes, encoding: str, path: Path) -> bytes:

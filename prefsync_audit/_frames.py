@@ -92,12 +92,18 @@ def data_row_numbers(total: int, bad_numbers: Sequence[int]) -> np.ndarray:
 _SAMPLE = 4096
 
 
-def _shared_text(array: pa.Array) -> np.ndarray:
-    """Object array of ``str``/``None``; a column that repeats its values (statuses,
-    flags, dates) is dictionary-encoded so equal values share one object."""
+def _repeats(array: pa.Array) -> bool:
+    """Whether the column's leading values repeat (statuses, flags, dates) rather
+    than being mostly distinct (emails, ids, times)."""
     sample = array.slice(0, _SAMPLE)
-    if len(pc.unique(sample)) > len(sample) // 2:
-        # Mostly distinct (emails, ids, times): sharing would only cost time.
+    return len(pc.unique(sample)) <= len(sample) // 2
+
+
+def _shared_text(array: pa.Array) -> np.ndarray:
+    """Object array of ``str``/``None``; a column that repeats its values is
+    dictionary-encoded so equal values share one object."""
+    if not _repeats(array):
+        # Sharing would only cost time.
         return array.to_numpy(zero_copy_only=False)
     encoded = pc.dictionary_encode(array)
     values = np.append(encoded.dictionary.to_numpy(zero_copy_only=False).astype(object), None)
@@ -105,23 +111,32 @@ def _shared_text(array: pa.Array) -> np.ndarray:
     return values[indices]
 
 
-def _text_column(column: pa.ChunkedArray) -> np.ndarray:
-    """An object array of ``str``/``None`` for one column."""
+def _text_column(column: pa.ChunkedArray, arrow_distinct: bool) -> pd.Series:
+    """One column as text: ``str``/``None`` objects, or (``arrow_distinct``, for a
+    column of mostly distinct values) pandas' Arrow-backed ``str`` dtype."""
     if column.null_count == len(column):
-        return np.full(len(column), None, dtype=object)
+        return pd.Series(np.full(len(column), None, dtype=object), dtype="object")
+    if arrow_distinct and not _repeats(column.slice(0, _SAMPLE).combine_chunks()):
+        # Each value its own Python string would cost about 60 bytes more than
+        # its text, and every later step would pay to convert it back to Arrow.
+        return column.to_pandas()
     try:
-        return _shared_text(column.combine_chunks())
+        values = _shared_text(column.combine_chunks())
     except (pa.ArrowInvalid, pa.ArrowCapacityError):
         # Over 2 GiB of text in one column: share values within each chunk only.
         parts = [_shared_text(chunk) for chunk in column.chunks if len(chunk)]
-        return np.concatenate(parts) if parts else np.empty(0, dtype=object)
+        values = np.concatenate(parts) if parts else np.empty(0, dtype=object)
+    return pd.Series(values, dtype="object")
 
 
-def text_frame(table: pa.Table, numbers: np.ndarray) -> pd.DataFrame:
-    """``table`` (string columns) as a frame of text with ``__row`` first."""
+def text_frame(table: pa.Table, numbers: np.ndarray, arrow_distinct: bool = False) -> pd.DataFrame:
+    """``table`` (string columns) as a frame of text with ``__row`` first.
+
+    ``arrow_distinct``: keep columns of mostly distinct values in Arrow (pandas'
+    ``str`` dtype, missing values NaN) instead of Python objects."""
     columns: dict[str, object] = {ROW: pd.Series(numbers, dtype="int64")}
     for name, column in zip(table.column_names, table.columns, strict=True):
-        columns[name] = pd.Series(_text_column(column), dtype="object")
+        columns[name] = _text_column(column, arrow_distinct)
     return pd.DataFrame(columns)
 
 

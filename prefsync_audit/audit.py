@@ -17,18 +17,29 @@ import numpy as np
 import pandas as pd
 
 from prefsync_audit import __version__
+from prefsync_audit._stack import stack_columns
 from prefsync_audit.compare import find
 from prefsync_audit.config import AuditConfig, load_config, utc_now
 from prefsync_audit.errors import ConfigError
 from prefsync_audit.load import RawTable, load_file, resolve_paths
-from prefsync_audit.mapper import INPUT_COLUMNS, map_file
+from prefsync_audit.mapper import INPUT_COLUMNS, OBSERVATION_COLUMNS, map_file
 from prefsync_audit.metrics import compute_metrics, identity_metrics
 from prefsync_audit.policy import Evaluation, evaluate, key_universe
 from prefsync_audit.resolve import Resolution, hash_profiles, resolve_identities
 from prefsync_audit.thresholds import ThresholdResult, check_thresholds, overall_status
 from prefsync_audit.vocab import Status
 
-CATEGORICAL = ["system", "purpose", "channel", "scope", "state"]
+#: Observation columns of repeated text, kept categorical (besides ``system``);
+#: ``proof`` (mostly ids) stays text in Arrow.
+OBSERVATION_TEXT = [
+    "purpose",
+    "channel",
+    "scope",
+    "state",
+    "raw_value",
+    "source_column",
+    "capture_source",
+]
 
 
 @dataclass
@@ -130,27 +141,20 @@ def load_canonical(config: AuditConfig) -> Canonical:
                 if count
             ]
     kinds = list(config.identity.kinds)
-    all_records = pd.concat(records, ignore_index=True)
-    for kind in kinds:
-        if kind not in all_records.columns:
-            all_records[kind] = None
-    extra = [
-        c
-        for c in all_records.columns
-        if c not in ("record_key", "system", "source_file", "source_row", "record_id", *kinds)
-    ]
-    all_records = all_records[
-        ["record_key", "system", "source_file", "source_row", "record_id", *kinds, *extra]
-    ]
-    all_observations = pd.concat(observations, ignore_index=True)
-    all_observations["updated_at"] = pd.to_datetime(all_observations["updated_at"], utc=True)
     systems = list(config.systems)
-    all_records["system"] = pd.Categorical(all_records["system"], categories=systems)
-    for column in CATEGORICAL:
-        if column == "system":
-            all_observations[column] = pd.Categorical(all_observations[column], categories=systems)
-        else:
-            all_observations[column] = all_observations[column].astype("category")
+    record_columns = list(dict.fromkeys(c for frame in records for c in frame.columns))
+    fixed = ["record_key", "system", "source_file", "source_row", "record_id", *kinds]
+    extra = [c for c in record_columns if c not in fixed]
+    all_records = stack_columns(
+        records, [*fixed, *extra], {"system": systems, "source_file": None}, text=["record_id"]
+    )
+    all_observations = stack_columns(
+        observations,
+        ["record_key", "system", *OBSERVATION_COLUMNS[1:]],
+        {"system": systems, **dict.fromkeys(OBSERVATION_TEXT)},
+        text=["proof"],
+    )
+    all_observations["updated_at"] = pd.to_datetime(all_observations["updated_at"], utc=True)
     return Canonical(
         records=all_records,
         observations=all_observations,

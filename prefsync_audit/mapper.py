@@ -169,9 +169,10 @@ def map_file(
         # Take from the datetime array: to_numpy() on a tz-aware column boxes every value.
         observations["updated_at"] = rule_time.array.take(rows)
         source = columns.value(rule.capture_source) if rule.capture_source else capture_source
-        observations["capture_source"] = source.to_numpy()[rows]
+        observations["capture_source"] = source.array.take(rows)
         rule_proof = columns.value(rule.proof) if rule.proof else proof
-        observations["proof"] = rule_proof.to_numpy()[rows]
+        # Proofs are ids: kept in Arrow when the reader left them there.
+        observations["proof"] = rule_proof.array.take(rows)
         observation_parts.append((once, observations))
 
     if columns.strict and columns.missing:
@@ -198,7 +199,7 @@ def map_file(
     records.insert(0, "source_row", source_rows[positions])
     record_ids = columns.get(mapping.record_id) if mapping.record_id else None
     records.insert(
-        1, "record_id", record_ids.to_numpy()[positions] if record_ids is not None else None
+        1, "record_id", record_ids.array.take(positions) if record_ids is not None else None
     )
 
     keep = {False: usable, True: first}
