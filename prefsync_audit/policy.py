@@ -181,7 +181,7 @@ def _authority_codes(
         else ABSENT_AUTHORITY
         for name in names
     ]
-    return np.array(codes, dtype=np.int64)
+    return np.array(codes, dtype=np.int16)
 
 
 def authority_of_keys(keys: pd.DataFrame, config: AuditConfig) -> pd.Series:
@@ -230,7 +230,8 @@ def _pick(group: np.ndarray, keys: list[np.ndarray], last: bool) -> np.ndarray:
     outside = np.iinfo(np.int64).min if last else np.iinfo(np.int64).max
     candidate = np.ones(len(group), dtype=bool)
     for key in keys:
-        masked = np.where(candidate, key, outside)
+        # int64 first: the outside value does not fit a narrower code.
+        masked = np.where(candidate, key.astype(np.int64, copy=False), outside)
         candidate &= masked == np.repeat(best_of.reduceat(masked, starts), lengths)
     positions = np.arange(len(group), dtype=np.int64)
     return best_of.reduceat(np.where(candidate, positions, outside), starts)
@@ -250,13 +251,13 @@ class _Pairs:
     """Each (observation, key it applies to) pair, as parallel arrays."""
 
     row: np.ndarray  # position in the observations frame
-    key: np.ndarray  # key id the observation applies to
+    key: np.ndarray  # key id the observation applies to (int32)
     person: np.ndarray
     pk: np.ndarray  # person * n_keys + key: the (person, key) group
-    system: np.ndarray
-    state: np.ndarray
+    system: np.ndarray  # int16
+    state: np.ndarray  # int8
     t: np.ndarray
-    specificity: np.ndarray  # of the observation's own key
+    specificity: np.ndarray  # of the observation's own key (int8)
     record_key: np.ndarray
 
     def take(self, order: np.ndarray) -> _Pairs:
@@ -287,15 +288,16 @@ def _pairs(observations: pd.DataFrame, keys: pd.DataFrame, codes: _KeyCodes) -> 
     state_codes, state_names = column_codes(observations["state"])
     state_of_name = np.array([_STATE_CODE.get(n, _UNKNOWN) for n in state_names], np.int64)
     state = lookup(state_of_name, state_codes, _UNKNOWN)
+    # Small codes in small integers: the pairs are the largest arrays of a run.
     return _Pairs(
         row=row,
-        key=key,
+        key=key.astype(np.int32),
         person=person[row],
         pk=pk,
-        system=observations["system"].cat.codes.to_numpy(dtype=np.int64)[row],
-        state=state[row],
+        system=observations["system"].cat.codes.to_numpy().astype(np.int16)[row],
+        state=state.astype(np.int8)[row],
         t=_time_values(observations["updated_at"])[row],
-        specificity=codes.specificity[obs_key][row].astype(np.int64),
+        specificity=codes.specificity[obs_key][row],
         record_key=observations["record_key"].to_numpy(dtype=np.int64)[row],
     )
 

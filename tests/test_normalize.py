@@ -17,6 +17,7 @@ from prefsync_audit.normalize import (
     EARLIEST,
     LATEST,
     SMS_KEYWORDS_VOCABULARY,
+    _arrow_ascii_distinct,
     apply_email_profile,
     apply_phone_profile,
     identifier_normalizer,
@@ -452,3 +453,34 @@ def test_plain_iso_timestamps_parse_as_pandas_parses_them(parts, timezone) -> No
             stamp = stamp.tz_convert("UTC")
         expected.append(stamp if pd.notna(stamp) and EARLIEST <= stamp < LATEST else pd.NaT)
     assert got.tolist() == pd.Series(expected, dtype="datetime64[ns, UTC]").tolist()
+
+
+def test_distinct_times_in_arrow_parse_as_objects_do() -> None:
+    """A column of mostly distinct times kept in Arrow is parsed row by row
+    (not per distinct value): same times, same bad rows as the object path."""
+    start = pd.Timestamp("2024-01-01T00:00:00Z")
+    values = [
+        (start + pd.Timedelta(seconds=7 * i)).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(9000)
+    ]
+    odd = [
+        " 2024-03-01T12:00:00Z\x1c",
+        "2024-03-01 12:00:00",
+        "2024-03-01T12:00:00-0500",
+        "2024-02-30T00:00:00Z",
+        "9999-12-31T00:00:00Z",
+        "not a time",
+        None,
+        "",
+    ]
+    for position, value in enumerate(odd):
+        values[position * 1000] = value
+    spec = TimestampSpec(column="t", timezone="America/New_York")
+    arrow = pd.Series(values, dtype="str")
+    assert _arrow_ascii_distinct(arrow)  # the row-by-row path is the one tested
+    as_objects = pd.Series(values, dtype="object").where(pd.Series(values).notna(), None)
+    parsed, bad = parse_timestamps(arrow, spec)
+    expected, expected_bad = parse_timestamps(as_objects, spec)
+    pd.testing.assert_series_equal(parsed, expected)
+    pd.testing.assert_series_equal(bad, expected_bad)
+    assert bad.sum() == 4  # impossible date, 9999, text, "" (blank is not missing here)
+    assert parsed[0] == pd.Timestamp("2024-03-01T12:00:00Z")
