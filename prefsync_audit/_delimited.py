@@ -79,10 +79,11 @@ def read_delimited(
 
 
 def to_utf8(data: bytes, encoding: str, path: Path) -> bytes:
-    """The file's bytes as UTF-8 without a byte-order mark."""
+    """The file's bytes as UTF-8. A UTF-8 byte-order mark is left in place: Arrow
+    skips it and ``read_header`` too, and dropping three bytes from the front of a
+    file of gigabytes would copy all of it."""
     if encoding.lower().replace("_", "-") in _UTF8_NAMES:
-        data = data.removeprefix(_UTF8_BOM)
-        _refuse_utf16(data, path)
+        _refuse_utf16(data[_bom_length(data) : _bom_length(data) + 4096], path)
         return data
     try:
         text = data.decode(encoding)
@@ -144,12 +145,18 @@ def check_quotes(data: bytes, quotechar: str, delimiter: str, path: Path) -> Non
         )
 
 
+def _bom_length(data: bytes) -> int:
+    return len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
+
+
 def read_header(data: bytes, path: Path, delimiter: str, quotechar: str) -> list[str]:
-    """The header row (it may span lines inside quotes, and be longer than any buffer)."""
+    """The header row (it may span lines inside quotes, and be longer than any buffer),
+    after a UTF-8 byte-order mark if the file starts with one."""
+    start = _bom_length(data)
     size = 1 << 16
     while True:
-        chunk = data[:size]
-        whole = len(chunk) == len(data)
+        chunk = data[start : start + size]
+        whole = start + len(chunk) == len(data)
         text = chunk.decode("utf-8", errors="replace")
         buffer = io.StringIO(text, newline="")
         try:
@@ -164,7 +171,7 @@ def read_header(data: bytes, path: Path, delimiter: str, quotechar: str) -> list
     if any("\ufffd" in name for name in header):
         at = _first_invalid_utf8(chunk)
         if at is not None:
-            raise undecodable(data, at, "utf-8", path)
+            raise undecodable(data, start + at, "utf-8", path)
     return header
 
 

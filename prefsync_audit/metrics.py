@@ -42,6 +42,9 @@ KIND_INDEX = {kind.value: position for position, kind in enumerate(KIND_COUNTS.v
 KNOWN_STATES = (State.GRANTED.value, State.DENIED.value)
 #: Largest table of flags (bytes) a count may use instead of hashing.
 DENSE_LIMIT = 1 << 26
+#: ...or, for counting distinct persons, up to this many bytes per counted row
+#: (less than the rows themselves hold).
+DENSE_BYTES_PER_ROW = 32
 
 
 def _rate(numerator: float, denominator: float) -> float | None:
@@ -387,7 +390,9 @@ def _distinct_persons(
     size = math.prod(shape)
     pairs *= size
     pairs += slot[counted]
-    if persons * size <= DENSE_LIMIT:
+    # A table of flags (a byte per person and slot) is a few passes over memory;
+    # hashing tens of millions of pairs costs several times more.
+    if persons * size <= max(DENSE_LIMIT, DENSE_BYTES_PER_ROW * len(pairs)):
         seen = np.zeros(persons * size, dtype=bool)
         seen[pairs] = True
         seen = seen.reshape(persons, *shape)

@@ -43,6 +43,29 @@ def test_csv_with_and_without_bom(tmp_path, make_mapping, bom):
     assert table.system == "crm"
 
 
+def test_bom_before_a_quoted_header_and_a_ragged_row(tmp_path, make_mapping):
+    # The byte-order mark stays in the bytes (no copy of the file): the header
+    # is read after it, and Arrow skips it, so names and row numbers are as without.
+    path = tmp_path / "crm.csv"
+    path.write_bytes(
+        b'\xef\xbb\xbf"Email","Name"\na@x.com,Zo\xc3\xab\nb@x.com,B,extra\nc@x.com,C\n'
+    )
+    table = load(path, make_mapping())
+    assert list(table.frame.columns) == [ROW, "Email", "Name"]
+    assert rows(table) == [
+        {ROW: 1, "Email": "a@x.com", "Name": "Zoë"},
+        {ROW: 3, "Email": "c@x.com", "Name": "C"},
+    ]
+    assert bad(table) == [{ROW: 2, "reason": "expected 2 columns, found 3"}]
+
+
+def test_bom_then_undecodable_header_names_line_1(tmp_path, make_mapping):
+    path = tmp_path / "crm.csv"
+    path.write_bytes(b"\xef\xbb\xbfEmail,N\xe9m\na@x.com,x\n")
+    with pytest.raises(InputError, match=r"crm.csv: line 1: byte 0xe9 cannot be decoded as utf-8"):
+        load(path, make_mapping())
+
+
 def test_every_value_stays_text(tmp_path, make_mapping):
     path = tmp_path / "crm.csv"
     path.write_text("Email,Zip,Flag,When\na@x.com,02134,TRUE,2024-01-01\n")

@@ -277,6 +277,7 @@ def test_fallback_paths_give_the_same_metrics(config, monkeypatch):
     frames = _frames(5, 2000, list(config.systems))
     expected = json.dumps(_reference(**frames, config=config))
     monkeypatch.setattr(metrics, "DENSE_LIMIT", 0)
+    monkeypatch.setattr(metrics, "DENSE_BYTES_PER_ROW", 0)
     monkeypatch.setattr(_codes, "BLOCK", 97)
     monkeypatch.setattr(_codes, "SAMPLE", 1)
     assert json.dumps(_run(frames, config)) == expected
