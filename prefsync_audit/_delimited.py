@@ -20,9 +20,11 @@ import csv
 import io
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -48,16 +50,24 @@ _ROW_TEXT = re.compile(r"(got \d+)\s*:.*", re.DOTALL)
 _HINT = "set csv.encoding in the mapping (e.g. latin-1, cp1252 or utf-16)"
 
 
-def read_delimited(
-    data: bytes,
-    path: Path,
-    options: CsvOptions,
-    tsv: bool,
-    keep: Callable[[str], bool] | None = None,
-) -> tuple[pd.DataFrame, list[BadRow]]:
-    """The rows of a delimited file as text (with ``__row``), and its bad rows.
+@dataclass
+class ParsedDelimited:
+    """A delimited file parsed by Arrow, before its rows are screened and turned
+    into text. It holds no reference to the file's bytes, so the caller can let
+    them go before the text is built (the largest moment of a load)."""
 
-    ``keep`` (optional) chooses the columns to return; rows are screened on all."""
+    table: pa.Table
+    numbers: np.ndarray
+    """The 1-based data row of each row of ``table``."""
+    bad: list[BadRow]
+    has_nul: bool
+    """Whether the file's bytes hold a NUL anywhere (only then are values scanned)."""
+    may_be_long: bool
+    """Whether the file is long enough to hold a value past the limit."""
+
+
+def parse_delimited(data: bytes, path: Path, options: CsvOptions, tsv: bool) -> ParsedDelimited:
+    """Parse a delimited file: its encoding, header, quoting and ragged rows."""
     delimiter = "\t" if tsv and options.delimiter == "," else options.delimiter
     data = to_utf8(data, options.encoding, path)
     if data.count(options.quotechar.encode("utf-8")) % 2:
@@ -70,12 +80,23 @@ def read_delimited(
         # last record; an odd and an even stray quote could hide it from the count.
         check_quotes(data, options.quotechar, delimiter, path)
     numbers = data_row_numbers(table.num_rows + len(parse_bad), [n for n, _ in parse_bad])
-    # Only a file this long can hold a value past the limit, or a NUL if it has one.
-    reasons = screen_table(table, nul=b"\x00" in data, long=len(data) > MAX_FIELD_BYTES)
-    table, numbers, cell_bad = split_bad(table, numbers, reasons)
+    return ParsedDelimited(table, numbers, parse_bad, b"\x00" in data, len(data) > MAX_FIELD_BYTES)
+
+
+def delimited_frame(
+    parsed: ParsedDelimited, keep: Callable[[str], bool] | None = None
+) -> tuple[pd.DataFrame, list[BadRow]]:
+    """The rows of a parsed file as text (with ``__row``), and its bad rows.
+
+    ``keep`` (optional) chooses the columns to return (then the columns of mostly
+    distinct values stay in Arrow); rows are screened on all."""
+    table = parsed.table
+    reasons = screen_table(table, nul=parsed.has_nul, long=parsed.may_be_long)
+    table, numbers, cell_bad = split_bad(table, parsed.numbers, reasons)
     if keep is not None:
         table = table.select([name for name in table.column_names if keep(name)])
-    return text_frame(table, numbers, arrow_distinct=keep is not None), sorted(parse_bad + cell_bad)
+    frame = text_frame(table, numbers, arrow_distinct=keep is not None)
+    return frame, sorted(parsed.bad + cell_bad)
 
 
 def to_utf8(data: bytes, encoding: str, path: Path) -> bytes:

@@ -36,9 +36,10 @@ from prefsync_audit._archive import (
     read_member,
     split_member,
 )
-from prefsync_audit._delimited import read_delimited, unique_names
+from prefsync_audit._delimited import delimited_frame, parse_delimited, unique_names
 from prefsync_audit._frames import (
     ROW,
+    BadRow,
     cell_problems,
     check_names,
     data_row_numbers,
@@ -188,14 +189,13 @@ def load_file(
     fmt = detect_format(path, mapping)
     if fmt in ("csv", "tsv"):
         keep = mapping.reads_column if mapped_only and not mapping.explode else None
-        frame, bad = read_delimited(data, path, mapping.csv, tsv=fmt == "tsv", keep=keep)
-    elif fmt == "json":
-        frame, bad = _read_json(data, path, mapping)
-    elif fmt == "jsonl":
-        frame, bad = _read_jsonl(data, path)
+        parsed = parse_delimited(data, path, mapping.csv, tsv=fmt == "tsv")
+        del data  # the file's bytes go before its text is built
+        frame, bad = delimited_frame(parsed, keep)
+        del parsed
     else:
-        frame, bad = _read_parquet(data, path)
-    del data
+        frame, bad = _read_structured(data, path, fmt, mapping)
+        del data
     if mapping.explode:
         frame, not_arrays = explode_frame(frame, mapping.explode)
         bad = sorted(bad + not_arrays)
@@ -208,6 +208,17 @@ def load_file(
         {ROW: pd.Series([b[0] for b in bad], dtype="int64"), "reason": [b[1] for b in bad]}
     )
     return RawTable(system, display, digest, frame, rows_read, bad_rows)
+
+
+def _read_structured(
+    data: bytes, path: Path, fmt: FileFormat, mapping: Mapping
+) -> tuple[pd.DataFrame, list[BadRow]]:
+    """A JSON, JSON Lines or Parquet file's rows as text, and its bad rows."""
+    if fmt == "json":
+        return _read_json(data, path, mapping)
+    if fmt == "jsonl":
+        return _read_jsonl(data, path)
+    return _read_parquet(data, path)
 
 
 def _file_name(path: Path) -> str:
