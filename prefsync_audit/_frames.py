@@ -119,7 +119,9 @@ def _text_column(column: pa.ChunkedArray, arrow_distinct: bool) -> pd.Series:
     if arrow_distinct and not _repeats(column.slice(0, _SAMPLE).combine_chunks()):
         # Each value its own Python string would cost about 60 bytes more than
         # its text, and every later step would pay to convert it back to Arrow.
-        return column.to_pandas()
+        # One chunk (64-bit offsets, as pandas keeps text): taking rows from the
+        # reader's hundreds of blocks costs many times more.
+        return pa.chunked_array([column.cast(pa.large_string()).combine_chunks()]).to_pandas()
     try:
         values = _shared_text(column.combine_chunks())
     except (pa.ArrowInvalid, pa.ArrowCapacityError):

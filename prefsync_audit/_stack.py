@@ -16,7 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
+
+from prefsync_audit._codes import column_codes, lookup
 
 
 def stack_columns(
@@ -54,7 +57,20 @@ def stack_columns(
 
 
 def _categorical(column: pd.Series, categories: Sequence[str] | None) -> pd.Series:
-    if categories is not None:
-        return pd.Series(pd.Categorical(column, categories=list(categories)))
-    # astype sorts the categories when they can be sorted (text always can).
-    return column.astype("category")
+    # Codes first (fast on a column of few distinct values), then the
+    # categories: sorted, or the given ones (a value outside them is missing,
+    # as pd.Categorical makes it).
+    codes, distinct = column_codes(column)
+    if categories is None:
+        try:
+            order = np.argsort(distinct, kind="stable")
+        except TypeError:  # values of several types: let pandas order them
+            return column.astype("category")
+        categories = list(distinct[order])
+        position = np.empty(len(order), dtype=np.int64)
+        position[order] = np.arange(len(order))
+    else:
+        position = pd.Index(list(categories), dtype=object).get_indexer(distinct)
+    return pd.Series(
+        pd.Categorical.from_codes(lookup(position, codes, -1), categories=list(categories))
+    )

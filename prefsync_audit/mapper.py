@@ -111,9 +111,13 @@ class _Columns:
         if not available:
             self.missing.append(" or ".join(names))
             return pd.Series([None] * len(self.frame), index=self.frame.index, dtype="object")
-        result = self.frame[available[0]]
-        for name in available[1:]:
-            result = result.where(result.notna(), self.frame[name])
+        columns = [self.frame[name] for name in available]
+        if len(columns) > 1 and any(isinstance(c.dtype, pd.StringDtype) for c in columns):
+            # Text in Arrow coalesced with objects would become objects.
+            columns = [c.astype("str") for c in columns]
+        result = columns[0]
+        for column in columns[1:]:
+            result = result.where(result.notna(), column)
         return result
 
     def value(self, spec: ColumnValue | None) -> pd.Series:

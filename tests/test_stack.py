@@ -1,0 +1,82 @@
+"""prefsync_audit._stack: the per-file canonical tables stacked column by column."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from prefsync_audit import _codes
+from prefsync_audit._stack import stack_columns
+
+
+def parts() -> list[pd.DataFrame]:
+    return [
+        pd.DataFrame(
+            {
+                "key": [0, 1, 2],
+                "system": ["crm", "crm", "crm"],
+                "state": pd.Series(["granted", "denied", None], dtype="object"),
+                "proof": pd.Series(["r1", None, "r3"], dtype="str"),
+            }
+        ),
+        pd.DataFrame(
+            {
+                "key": [3, 4],
+                "system": ["esp", "esp"],
+                "state": pd.Series(["unknown", "denied"], dtype="str"),
+                # no "proof" column in this part
+            }
+        ),
+    ]
+
+
+def test_columns_stacked_with_categories_and_text():
+    frames = parts()
+    stacked = stack_columns(
+        frames,
+        ["key", "system", "state", "proof"],
+        {"system": ["esp", "crm", "sms"], "state": None},
+        text=["proof"],
+    )
+    assert stacked["key"].tolist() == [0, 1, 2, 3, 4]
+    # Given categories keep their order; others are sorted, as astype("category") sorts.
+    assert list(stacked["system"].cat.categories) == ["esp", "crm", "sms"]
+    assert stacked["system"].tolist() == ["crm", "crm", "crm", "esp", "esp"]
+    assert list(stacked["state"].cat.categories) == ["denied", "granted", "unknown"]
+    assert stacked["state"].astype(object).where(stacked["state"].notna(), None).tolist() == [
+        "granted",
+        "denied",
+        None,
+        "unknown",
+        "denied",
+    ]
+    assert isinstance(stacked["proof"].dtype, pd.StringDtype)
+    assert stacked["proof"].isna().tolist() == [False, True, False, True, True]
+    # The inputs are emptied column by column.
+    assert all(frame.columns.empty for frame in frames)
+
+
+def test_same_result_as_concat_then_astype():
+    rng = np.random.default_rng(3)
+    values = np.array(["b", "a", "c", None, "a b"], dtype=object)
+    frames = [pd.DataFrame({"state": values[rng.integers(0, 5, 70_000)]}) for _ in range(3)]
+    expected = pd.concat(frames, ignore_index=True)["state"].astype("category")
+    stacked = stack_columns(frames, ["state"], {"state": None})["state"]
+    pd.testing.assert_series_equal(stacked, expected, check_names=False, check_categorical=True)
+
+
+def test_a_value_outside_given_categories_is_missing():
+    frame = pd.DataFrame({"system": ["crm", "other"]})
+    stacked = stack_columns([frame], ["system"], {"system": ["crm"]})
+    assert stacked["system"].isna().tolist() == [False, True]
+
+
+@pytest.mark.parametrize("block", [3, _codes.BLOCK])
+def test_values_of_several_types_fall_back_to_pandas(monkeypatch, block):
+    monkeypatch.setattr(_codes, "BLOCK", block)
+    frame = pd.DataFrame({"raw": pd.Series(["yes", 1, "no", 1, None], dtype="object")})
+    stacked = stack_columns([frame], ["raw"], {"raw": None})["raw"]
+    assert isinstance(stacked.dtype, pd.CategoricalDtype)
+    assert stacked.tolist()[:4] == ["yes", 1, "no", 1]
+    assert pd.isna(stacked.tolist()[4])
