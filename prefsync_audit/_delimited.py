@@ -104,7 +104,8 @@ def to_utf8(data: bytes, encoding: str, path: Path) -> bytes:
     skips it and ``read_header`` too, and dropping three bytes from the front of a
     file of gigabytes would copy all of it."""
     if encoding.lower().replace("_", "-") in _UTF8_NAMES:
-        _refuse_utf16(data[_bom_length(data) : _bom_length(data) + 4096], path)
+        start = _bom_length(data)
+        _refuse_utf16(data[start : start + 4096], path)
         return data
     try:
         text = data.decode(encoding)

@@ -32,13 +32,7 @@ from prefsync_audit.vocab import Status
 #: Observation columns of repeated text, kept categorical (besides ``system``);
 #: ``proof`` (mostly ids) stays text in Arrow.
 OBSERVATION_TEXT = [
-    "purpose",
-    "channel",
-    "scope",
-    "state",
-    "raw_value",
-    "source_column",
-    "capture_source",
+    c for c in OBSERVATION_COLUMNS if c not in ("record_key", "updated_at", "proof")
 ]
 
 
