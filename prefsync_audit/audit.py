@@ -42,10 +42,13 @@ class Canonical:
 
     records: pd.DataFrame
     """One row per usable source row: record_key, system, source_file, source_row,
-    record_id and one column per identifier kind (normalized)."""
+    record_id and one column per identifier kind (normalized). ``system`` and
+    ``source_file`` are categorical, ``record_id`` Arrow-backed text (``str``)."""
     observations: pd.DataFrame
     """One row per (record, preference key): record_key, system, purpose, channel,
-    scope, state, raw_value, source_column, updated_at, capture_source, proof."""
+    scope, state, raw_value, source_column, updated_at, capture_source, proof.
+    The text columns are categorical (sorted categories; ``system`` in config
+    order), except ``proof``: Arrow-backed text (``str``)."""
     quarantine: pd.DataFrame
     """Rows that could not be used: system, source_file, source_row, reason."""
     unmapped: pd.DataFrame
