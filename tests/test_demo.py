@@ -261,3 +261,22 @@ def test_account_database_rebuilds_the_same(tmp_path, monkeypatch):
     assert dump(tmp_path / "account_preferences.sqlite") == dump(
         DEMO / "exports" / "account_preferences.sqlite"
     )
+
+
+def test_canonical_tables_keep_their_compact_dtypes(result):
+    """Repeated text categorical, ids as Arrow text: at a million persons these
+    halve the memory of the canonical tables (docs/benchmarks.md)."""
+    observations, records = result.canonical.observations, result.canonical.records
+    for column in ["system", "purpose", "channel", "scope", "state", "raw_value"]:
+        assert isinstance(observations[column].dtype, pd.CategoricalDtype), column
+    for column in ["source_column", "capture_source"]:
+        assert isinstance(observations[column].dtype, pd.CategoricalDtype), column
+    assert list(observations["system"].cat.categories) == list(result.config.systems)
+    assert list(observations["state"].cat.categories) == sorted(
+        observations["state"].cat.categories
+    )
+    assert isinstance(observations["proof"].dtype, pd.StringDtype)
+    assert isinstance(records["system"].dtype, pd.CategoricalDtype)
+    assert isinstance(records["source_file"].dtype, pd.CategoricalDtype)
+    assert isinstance(records["record_id"].dtype, pd.StringDtype)
+    assert str(observations["updated_at"].dtype) == "datetime64[ns, UTC]"
