@@ -7,9 +7,10 @@ time, and letting go of each input column as soon as it is copied, holds the
 inputs plus one output column instead.
 
 Columns of repeated text (system, preference key parts, states, raw values,
-source columns, capture sources, proofs, file names) come out categorical: a
-pointer per row and one string per distinct value would otherwise cost about
-60 bytes per row whenever a file's values arrive as separate string objects.
+source columns, capture sources, file names) come out categorical, and
+columns of ids (proofs, record ids) as Arrow-backed text: as Python strings
+they would cost about 60 bytes per row more whenever a file's values arrive
+as separate string objects.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ def stack_columns(
     or, for ``None``, the sorted distinct values (sorting and grouping then
     follow the text, as they would on strings). A column named in ``text``
     (mostly distinct values: ids) is pandas' Arrow-backed ``str``, missing
-    values NaN. ``parts`` are emptied: each
-    input column is dropped once it is copied, so its memory can be reused.
+    values NaN. ``parts`` are emptied: each input column is dropped once it is
+    copied, so its memory can be reused.
     """
     stacked: dict[str, pd.Series] = {}
     for name in columns:
