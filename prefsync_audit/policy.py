@@ -351,18 +351,21 @@ def _has_evidence(observations: pd.DataFrame) -> np.ndarray:
     return with_source | filled(observations["proof"], ~with_source)
 
 
-def _text(values: np.ndarray) -> pd.Series:
-    """An object column of text, missing values as NaN (assigning a bare array
-    would convert it to Arrow strings and back)."""
-    column = pd.Series(values, dtype="object", copy=False)
-    return column.where(column.notna(), np.nan)
+def _text(table: np.ndarray, codes: np.ndarray) -> pd.Series:
+    """``table[codes]`` as an object column of text, missing values as NaN
+    (assigning a bare array would convert it to Arrow strings and back). The
+    few names of the table are cleaned, not the millions of rows."""
+    names = np.array([np.nan if name is None else name for name in table], dtype=object)
+    return pd.Series(names[codes], dtype="object", copy=False)
 
 
 def _utc(values: np.ndarray) -> pd.Series:
     """int64 nanoseconds (UNTIMED = missing) → UTC timestamps."""
-    stamps = values.astype(np.int64).view("datetime64[ns]").copy()
-    stamps[values == UNTIMED] = np.datetime64("NaT")
-    return pd.Series(pd.DatetimeIndex(stamps).tz_localize("UTC"))
+    # One pass: NaT is int64's minimum.
+    stamps = np.where(
+        values == UNTIMED, np.iinfo(np.int64).min, values.astype(np.int64, copy=False)
+    )
+    return pd.Series(stamps.view("datetime64[ns]")).dt.tz_localize("UTC")
 
 
 def _system_group(pairs: _Pairs, systems: list[str]) -> np.ndarray:
@@ -392,7 +395,7 @@ def _system_states(pairs: _Pairs, codes: _KeyCodes, systems: list[str]) -> pd.Da
     chosen = chosen[np.argsort(group[chosen])]
     states = _key_frame(pairs.person[chosen], pairs.key[chosen], codes.keys)
     states["system"] = pd.Categorical.from_codes(pairs.system[chosen], categories=systems)
-    states["actual_state"] = _text(_STATE_NAME[pairs.state[chosen]])
+    states["actual_state"] = _text(_STATE_NAME, pairs.state[chosen])
     states["system_updated_at"] = _utc(pairs.t[chosen])
     states["record_key"] = pairs.record_key[chosen]
     return states
@@ -448,21 +451,17 @@ def _expected(
         )
     ]
 
-    n_keys = len(codes.keys)
-    universe = pd.DataFrame(
-        {
-            "person_id": keys["person_id"].to_numpy(dtype=np.int64),
-            "key": codes.rows[1],
-        }
-    )
-    universe = universe.sort_values(["person_id", "key"], ignore_index=True)
-    pk = universe["person_id"].to_numpy() * n_keys + universe["key"].to_numpy()
-    expected = _key_frame(universe["person_id"].to_numpy(), universe["key"].to_numpy(), codes.keys)
+    # The (person, key) pairs to evaluate, sorted by person then key: one sort of
+    # their combined integer (each pair is there once).
+    n_keys = max(len(codes.keys), 1)
+    pk = np.sort(keys["person_id"].to_numpy(dtype=np.int64) * n_keys + codes.rows[1])
+    universe_key = pk % n_keys
+    expected = _key_frame(pk // n_keys, universe_key, codes.keys)
 
     state = np.full(len(pk), _UNKNOWN, dtype=np.int64)
     at = np.searchsorted(pk, pairs.pk[decided])
     state[at] = pairs.state[decided]
-    expected["expected_state"] = _text(_STATE_NAME[state])
+    expected["expected_state"] = _text(_STATE_NAME, state)
     deciding_time = np.full(len(pk), UNTIMED, dtype=np.int64)
     deciding_system = np.full(len(pk), -1, dtype=np.int64)
     at = np.searchsorted(pk, pairs.pk[deciding])
@@ -470,10 +469,10 @@ def _expected(
     deciding_system[at] = pairs.system[deciding]
     names = np.array([*systems, None], dtype=object)
     expected["deciding_at"] = _utc(deciding_time)
-    expected["deciding_system"] = _text(names[deciding_system])
+    expected["deciding_system"] = _text(names, deciding_system)
 
     authority_of_key = np.array(_authority_names(codes.keys, config), dtype=object)
-    expected["authority_system"] = _text(authority_of_key[universe["key"].to_numpy()])
+    expected["authority_system"] = _text(authority_of_key, universe_key)
     # The authority's own latest word on the key, whatever it said.
     from_auth = np.flatnonzero(known & (pairs.system == authority))
     latest_time = np.full(len(pk), UNTIMED, dtype=np.int64)
