@@ -250,12 +250,16 @@ def _parse(
 ) -> tuple[pa.Table, list[BadRow], bool]:
     """The rows Arrow reads, the bad rows, and whether the last bad row spans lines."""
 
-    def read(use_threads: bool) -> tuple[pa.Table, dict[int, tuple[str, bool]]]:
-        bad: dict[int, tuple[str, bool]] = {}
+    def read(
+        use_threads: bool, columns: list[str] | None = None
+    ) -> tuple[pa.Table, list[tuple[int, str, bool]]]:
+        """The table (of ``columns`` only, if given) and each bad row's number,
+        reason and whether it spans lines."""
+        bad: list[tuple[int, str, bool]] = []
 
         def on_invalid(row: Any) -> str:
             reason = f"expected {row.expected_columns} columns, found {row.actual_columns}"
-            bad[row.number] = (reason, "\n" in row.text or "\r" in row.text)
+            bad.append((row.number, reason, "\n" in row.text or "\r" in row.text))
             return "skip"
 
         table = pa_csv.read_csv(
@@ -273,6 +277,7 @@ def _parse(
                 column_types={name: pa.string() for name in names},
                 strings_can_be_null=True,
                 null_values=[""],
+                include_columns=columns or [],
             ),
         )
         return table, bad
@@ -280,8 +285,13 @@ def _parse(
     try:
         table, bad = read(use_threads=True)
         if bad:
-            # Parallel reading cannot number bad rows; read again in one thread.
-            table, bad = read(use_threads=False)
+            # Parallel reading cannot number bad rows. Number them in one thread,
+            # converting one column only: the rows split the same way, and the
+            # whole file is not held twice.
+            _, numbered_bad = read(use_threads=False, columns=names[:1])
+            if len(numbered_bad) != len(bad):  # not expected; stay exact anyway
+                table, numbered_bad = read(use_threads=False)
+            bad = numbered_bad
     except pa.ArrowException as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         at = _first_invalid_utf8(data) if "invalid UTF8" in message else None
@@ -290,6 +300,7 @@ def _parse(
         message = _ROW_TEXT.sub(r"\1", message)
         raise InputError(f"{path}: cannot parse as CSV: {message}") from None
     # Row numbers from Arrow count the header as row 1.
-    numbered = [(int(number) - 1, reason) for number, (reason, _) in sorted(bad.items())]
-    last_spans = bool(bad) and bad[max(bad)][1]
+    bad.sort()
+    numbered = [(int(number) - 1, reason) for number, reason, _ in bad]
+    last_spans = bool(bad) and bad[-1][2]
     return table, numbered, last_spans
