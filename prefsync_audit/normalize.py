@@ -44,6 +44,8 @@ def map_distinct(
     as an Arrow array it returns ``(results, decided)``; ``function`` then runs
     only on the values it left undecided.
     """
+    if vectorized is not None and _arrow_distinct(values):
+        return _map_rows(values, function, vectorized)
     codes, uniques = pd.factorize(values)
     if not len(uniques):
         return pd.Series([None] * len(values), index=values.index, dtype="object")
@@ -62,6 +64,31 @@ def map_distinct(
         if len(rest):
             distinct[rest] = [function(texts[i]) for i in rest.tolist()]
     return pd.Series(results[codes], index=values.index, dtype="object")
+
+
+def _map_rows(
+    values: pd.Series,
+    function: Callable[[str], object],
+    vectorized: Callable[[pa.Array], tuple[np.ndarray, np.ndarray]],
+) -> pd.Series:
+    """``map_distinct`` for a column of mostly distinct values already in Arrow:
+    every row goes through ``vectorized`` as it is (finding the distinct values
+    first would cost more than it saves); ``function`` decides the rest, once
+    per distinct value."""
+    results = np.full(len(values), None, dtype=object)
+    present = np.flatnonzero(values.notna().to_numpy())
+    texts = pa.array(values.iloc[present]).cast(pa.string())
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    decided_results, decided = vectorized(texts)
+    row_results = np.empty(len(present), dtype=object)
+    row_results[decided] = decided_results[decided]
+    rest = np.flatnonzero(~decided)
+    if len(rest):
+        codes, uniques = pd.factorize(objects(texts.take(pa.array(rest))))
+        row_results[rest] = np.array([function(str(u)) for u in uniques] + [None], object)[codes]
+    results[present] = row_results
+    return pd.Series(results, index=values.index, dtype="object")
 
 
 _ASCII_EMAIL = rf"^[^@{SPACE_CLASS}]+@[^@{SPACE_CLASS}]+\.[^@{SPACE_CLASS}]+$"
@@ -285,12 +312,17 @@ def parse_timestamps(values: pd.Series, spec: TimestampSpec) -> tuple[pd.Series,
     return result, bad
 
 
-def _arrow_ascii_distinct(values: pd.Series) -> bool:
-    """ASCII text in Arrow whose sampled values are mostly distinct."""
+def _arrow_distinct(values: pd.Series) -> bool:
+    """Text in Arrow whose sampled values are mostly distinct."""
     if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
         return False
     sample = values.iloc[:: max(len(values) // SAMPLE, 1)].dropna()
-    if sample.nunique() <= len(sample) // 2:
+    return sample.nunique() > len(sample) // 2
+
+
+def _arrow_ascii_distinct(values: pd.Series) -> bool:
+    """ASCII text in Arrow whose sampled values are mostly distinct."""
+    if not _arrow_distinct(values):
         return False
     return pc.all(pc.string_is_ascii(pa.array(values))).as_py() is not False
 

@@ -18,8 +18,10 @@ from prefsync_audit.normalize import (
     LATEST,
     SMS_KEYWORDS_VOCABULARY,
     _arrow_ascii_distinct,
+    _arrow_distinct,
     apply_email_profile,
     apply_phone_profile,
+    identifier_fast_path,
     identifier_normalizer,
     make_hash_normalizer,
     make_phone_normalizer,
@@ -484,3 +486,35 @@ def test_distinct_times_in_arrow_parse_as_objects_do() -> None:
     pd.testing.assert_series_equal(bad, expected_bad)
     assert bad.sum() == 4  # impossible date, 9999, text, "" (blank is not missing here)
     assert parsed[0] == pd.Timestamp("2024-03-01T12:00:00Z")
+
+
+@pytest.mark.parametrize(
+    ("kind", "normalizer", "make"),
+    [
+        ("email", "email", lambda i: f" User.{i}@Example.COM "),
+        (
+            "phone",
+            "phone",
+            lambda i: f"(212) 555-{i % 10000:04d}" if i % 3 else f"+44 20 7946 {i % 10000:04d}",
+        ),
+        ("customer_id", "id", lambda i: f" C-{i:06d} "),
+        ("email_sha256", "sha256", lambda i: hashlib.sha256(str(i).encode()).hexdigest().upper()),
+    ],
+)
+def test_distinct_identifiers_in_arrow_map_as_objects_do(kind, normalizer, make) -> None:
+    """A column of mostly distinct identifiers kept in Arrow goes through the
+    vectorized normalizer row by row: the same values as the per-distinct path,
+    with non-ASCII, invalid, repeated and missing values among them."""
+    values = [make(i) for i in range(6000)]
+    odd = ["ÉLODIE@exemple.fr", "not an identifier", None, "", "  ", "+1 (800) FLOWERS"]
+    for position, value in enumerate(odd * 3):  # repeated: decided once per value
+        values[position * 300] = value
+    function = identifier_normalizer(kind, normalizer, None, "US")
+    fast = identifier_fast_path(normalizer, "US")
+    arrow = pd.Series(values, dtype="str")
+    assert _arrow_distinct(arrow)  # the row-by-row path is the one tested
+    objects = pd.Series(values, dtype="object")
+    got = map_distinct(arrow, function, fast)
+    expected = map_distinct(objects, function, fast)
+    assert got.dtype == object
+    assert got.where(got.notna(), None).tolist() == expected.where(expected.notna(), None).tolist()
