@@ -67,11 +67,17 @@ def factorized_in_blocks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | 
     return codes, np.fromiter(seen, dtype=object, count=len(seen))
 
 
+def mostly_distinct(values: pd.Series) -> bool:
+    """Whether a spread sample of the column's values is mostly distinct (ids,
+    times) rather than repeated (statuses, sources)."""
+    sample = values.iloc[:: max(len(values) // SAMPLE, 1)].dropna()
+    return sample.nunique() > len(sample) // 2
+
+
 def filled(values: pd.Series, rows: np.ndarray) -> np.ndarray:
     """Per value: selected by ``rows`` and non-blank after stripping whitespace
     (a missing value is blank)."""
-    sample = values.iloc[:: max(len(values) // SAMPLE, 1)].dropna()
-    if sample.nunique() <= len(sample) // 2:
+    if not mostly_distinct(values):
         # Values repeat: test each distinct value once (same answers, less text work).
         codes, distinct = column_codes(values)
         if values.dtype != object or pd.api.types.infer_dtype(distinct) == "string":

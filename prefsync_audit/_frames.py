@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from prefsync_audit._codes import SAMPLE
 from prefsync_audit.errors import InputError
 
 #: The provenance column every loaded frame carries: the 1-based data row.
@@ -88,14 +89,10 @@ def data_row_numbers(total: int, bad_numbers: Sequence[int]) -> np.ndarray:
     return numbers
 
 
-#: How many leading values decide whether a column repeats enough to share objects.
-_SAMPLE = 4096
-
-
 def _repeats(array: pa.Array) -> bool:
     """Whether the column's leading values repeat (statuses, flags, dates) rather
     than being mostly distinct (emails, ids, times)."""
-    sample = array.slice(0, _SAMPLE)
+    sample = array.slice(0, SAMPLE)
     return len(pc.unique(sample)) <= len(sample) // 2
 
 
@@ -116,7 +113,7 @@ def _text_column(column: pa.ChunkedArray, arrow_distinct: bool) -> pd.Series:
     column of mostly distinct values) pandas' Arrow-backed ``str`` dtype."""
     if column.null_count == len(column):
         return pd.Series(np.full(len(column), None, dtype=object), dtype="object")
-    if arrow_distinct and not _repeats(column.slice(0, _SAMPLE).combine_chunks()):
+    if arrow_distinct and not _repeats(column.slice(0, SAMPLE).combine_chunks()):
         # Each value its own Python string would cost about 60 bytes more than
         # its text, and every later step would pay to convert it back to Arrow.
         # One chunk (64-bit offsets, as pandas keeps text): taking rows from the

@@ -18,7 +18,13 @@ import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prefsync_audit._codes import ASCII_SPACE, SAMPLE, SPACE_CLASS, ascii_stripped, objects
+from prefsync_audit._codes import (
+    ASCII_SPACE,
+    SPACE_CLASS,
+    ascii_stripped,
+    mostly_distinct,
+    objects,
+)
 from prefsync_audit._phones import fast_phones
 from prefsync_audit.mapping import HashProfile, StateTarget, TimestampSpec
 
@@ -57,13 +63,25 @@ def map_distinct(
     if vectorized is None:
         results[:-1] = [function(text) for text in texts]
     else:
-        decided_results, decided = vectorized(pa.array(texts, pa.string()))
-        distinct = results[:-1]
-        distinct[decided] = decided_results[decided]
-        rest = np.flatnonzero(~decided)
-        if len(rest):
-            distinct[rest] = [function(texts[i]) for i in rest.tolist()]
+        results[:-1] = _decide(pa.array(texts, pa.string()), function, vectorized)
     return pd.Series(results[codes], index=values.index, dtype="object")
+
+
+def _decide(
+    texts: pa.Array,
+    function: Callable[[str], object],
+    vectorized: Callable[[pa.Array], tuple[np.ndarray, np.ndarray]],
+) -> np.ndarray:
+    """Each text's result: from ``vectorized`` where it decides, else from
+    ``function``, called once per distinct undecided text."""
+    decided_results, decided = vectorized(texts)
+    results = np.empty(len(texts), dtype=object)
+    results[decided] = decided_results[decided]
+    rest = np.flatnonzero(~decided)
+    if len(rest):
+        codes, uniques = pd.factorize(objects(texts.take(pa.array(rest))))
+        results[rest] = np.array([function(str(u)) for u in uniques] + [None], object)[codes]
+    return results
 
 
 def _map_rows(
@@ -80,14 +98,7 @@ def _map_rows(
     texts = pa.array(values.iloc[present]).cast(pa.string())
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-    decided_results, decided = vectorized(texts)
-    row_results = np.empty(len(present), dtype=object)
-    row_results[decided] = decided_results[decided]
-    rest = np.flatnonzero(~decided)
-    if len(rest):
-        codes, uniques = pd.factorize(objects(texts.take(pa.array(rest))))
-        row_results[rest] = np.array([function(str(u)) for u in uniques] + [None], object)[codes]
-    results[present] = row_results
+    results[present] = _decide(texts, function, vectorized)
     return pd.Series(results, index=values.index, dtype="object")
 
 
@@ -314,10 +325,8 @@ def parse_timestamps(values: pd.Series, spec: TimestampSpec) -> tuple[pd.Series,
 
 def _arrow_distinct(values: pd.Series) -> bool:
     """Text in Arrow whose sampled values are mostly distinct."""
-    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
-        return False
-    sample = values.iloc[:: max(len(values) // SAMPLE, 1)].dropna()
-    return sample.nunique() > len(sample) // 2
+    in_arrow = isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
+    return in_arrow and mostly_distinct(values)
 
 
 def _arrow_ascii_distinct(values: pd.Series) -> bool:
