@@ -13,6 +13,13 @@ It prints figures; it is not a test::
 
     python bench/trace_from_run.py --persons 1000000            # generate + time
     python bench/trace_from_run.py --persons 1000000 --keep DIR  # reuse DIR next time
+    python bench/trace_from_run.py --scenario S/audit.yaml --keep DIR  # the real scenario
+
+With ``--scenario``, the run folder is the audit of a ``prefsync-audit generate``
+scenario (``run --output DIR --save-canonical``, timed, skipped when DIR holds
+it already) and the identifiers are those of the first person ``truth.parquet``
+lists with a suppression gap in the ad audience, spelled as an analyst would
+paste them.
 
 Shape per person (deterministic): a CRM contact (customer id, email, phone; email
 and phone marketing flags), a Mailchimp member (80 % of persons), SMS keywords
@@ -274,6 +281,39 @@ def _time_library(folder: Path, identifier: str, repeat: int) -> list[tuple[floa
     return times
 
 
+def _audit_scenario(config: Path, folder: Path) -> None:
+    """``run CONFIG --output FOLDER --save-canonical`` in a child process, timed."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "prefsync_audit", "run", str(config)),
+            *("--output", str(folder), "--save-canonical"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    if done.returncode not in (0, 1):  # 1: the audit found what it was planted to find
+        raise SystemExit(f"run failed ({done.returncode}): {done.stderr.strip()}")
+    print(
+        f"audited {config} into {folder} with --save-canonical (index included): "
+        f"{time.perf_counter() - start:.1f} s wall, peak RSS {peak:.2f} GiB"
+    )
+
+
+def _scenario_cases(config: Path) -> dict[str, str]:
+    """Identifiers of the first planted ad-audience gap, as an analyst would paste them."""
+    truth = pd.read_parquet(config.parent / "truth.parquet")
+    person = truth[(truth["case"] == "gap_ads") & truth["phone"].notna()].iloc[0]
+    national = person["phone"][2:]  # +1NNNNNNNNNN → NNNNNNNNNN
+    return {
+        "email": f"  {person['email'].title()} ",
+        "phone (national spelling)": f"({national[:3]}) {national[3:6]}-{national[6:]}",
+        "customer id": person["customer_id"],
+        "sha256 of an email": person["email_sha256"],
+    }
+
+
 def _median(times: list[tuple[float, float]]) -> tuple[float, float]:
     return statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
 
@@ -283,10 +323,15 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="run folder to reuse (generated if missing)")
+    parser.add_argument(
+        "--scenario", type=Path, help="audit.yaml of a generated scenario to audit and trace"
+    )
     args = parser.parse_args()
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="trace-bench-"))
-    if not (folder / "canonical" / "records.parquet").exists():
+    if args.scenario and not (folder / "summary.json").exists():
+        _audit_scenario(args.scenario, folder)
+    elif not (folder / "canonical" / "records.parquet").exists():
         start = time.perf_counter()
         counts = generate(folder, args.persons)
         print(f"generated {folder} in {time.perf_counter() - start:.1f} s: {counts}")
@@ -306,15 +351,20 @@ def main() -> None:
             f"{time.process_time() - cpu:.1f} s CPU, {size:.0f} MiB"
         )
 
-    last = args.persons
-    probe = last * 2 // 3
-    local = str(2_000_000 + probe % 8_000_000)
-    cases = {
-        "email": f"  Person{probe}@Mail.Example ",
-        "phone (national spelling)": f"(212) {local[:3]}-{local[3:]}",
-        "customer id": f"C{last}",
-        "sha256 of an email": hashlib.sha256(f"person{probe}@mail.example".encode()).hexdigest(),
-    }
+    if args.scenario:
+        cases = _scenario_cases(args.scenario)
+    else:
+        last = args.persons
+        probe = last * 2 // 3
+        local = str(2_000_000 + probe % 8_000_000)
+        cases = {
+            "email": f"  Person{probe}@Mail.Example ",
+            "phone (national spelling)": f"(212) {local[:3]}-{local[3:]}",
+            "customer id": f"C{last}",
+            "sha256 of an email": hashlib.sha256(
+                f"person{probe}@mail.example".encode()
+            ).hexdigest(),
+        }
     print(
         f"{'identifier':28} {'cli wall':>9} {'cli CPU':>8} {'library wall':>13} {'library CPU':>12}"
         "   (medians)"
