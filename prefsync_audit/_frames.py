@@ -32,6 +32,8 @@ MAX_FIELD_BYTES = 256 * 1024
 
 NUL_REASON = "a value holds a NUL byte"
 LONG_REASON = f"a value is longer than {MAX_FIELD_BYTES} bytes"
+#: A JSON escape such as ``\udc80`` alone is valid JSON but no text.
+SURROGATE_REASON = "a value holds an unpaired surrogate escape (not Unicode text)"
 
 #: A bad row: its 1-based data row and the reason.
 BadRow = tuple[int, str]
@@ -51,7 +53,13 @@ def cell_problems(value: str | None) -> str | None:
         return None
     if "\x00" in value:
         return NUL_REASON
-    if len(value) > MAX_FIELD_BYTES // 4 and len(value.encode("utf-8")) > MAX_FIELD_BYTES:
+    if value.isascii():
+        return LONG_REASON if len(value) > MAX_FIELD_BYTES else None
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError:
+        return SURROGATE_REASON
+    if len(encoded) > MAX_FIELD_BYTES:
         return LONG_REASON
     return None
 

@@ -130,31 +130,36 @@ def nanp_valid(nationals: pa.Array) -> np.ndarray:
     return valid
 
 
-def fast_phones(texts: pa.Array, nanp: bool) -> tuple[np.ndarray, np.ndarray]:
+def fast_phones(texts: pa.Array, nanp: bool) -> tuple[pa.Array, np.ndarray]:
     """Normalize the values of ``texts`` that have a common shape.
 
-    Returns ``(results, decided)``: ``results`` holds the E.164 number (or None
-    for an invalid one) where ``decided`` is true; the other values need the
-    per-value normalizer.
+    Returns ``(results, decided)``: ``results`` (Arrow text) holds the E.164
+    number (or null for an invalid one) where ``decided`` is true; the other
+    values need the per-value normalizer.
     """
     n = len(texts)
-    results = np.full(n, None, dtype=object)
-    decided = np.zeros(n, dtype=bool)
     if not n:
-        return results, decided
+        return pa.array([], pa.large_string()), np.zeros(0, dtype=bool)
     ascii_text, stripped = ascii_stripped(texts)
-
     e164 = ascii_text & _matches(stripped, _E164, anchored=False)
-    results[e164] = np.asarray(stripped.filter(pa.array(e164)).to_pylist(), dtype=object)
-    decided |= e164
+    decided = e164.copy()
+    results = pc.if_else(pa.array(e164), stripped, None)
     if not nanp:
         return results, decided
-
     shaped = ascii_text & ~e164 & _matches(stripped, _DIGITS_AND_PUNCTUATION, anchored=False)
     positions = np.flatnonzero(shaped)
-    if not len(positions):
-        return results, decided
-    candidates = stripped.take(pa.array(positions))
+    if len(positions):
+        readable, numbers = _nanp_numbers(stripped.take(pa.array(positions)))
+        decided[positions[readable]] = True
+        # Shaped rows are not E.164 ones: their results are null until now.
+        results = pc.replace_with_mask(results, pa.array(shaped), numbers)
+    return results, decided
+
+
+def _nanp_numbers(candidates: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Of ASCII texts of digits and punctuation: which are NANP numbers this path
+    reads (10 digits, or 11 starting with 1), and each one's E.164 form, null
+    unless it is a valid number."""
     digits = pc.replace_substring_regex(candidates, "[^0-9]", "")
     length = pc.utf8_length(digits).to_numpy(zero_copy_only=False)
     with_country = (length == 11) & pc.starts_with(digits, "1").to_numpy(zero_copy_only=False)
@@ -167,8 +172,8 @@ def fast_phones(texts: pa.Array, nanp: bool) -> tuple[np.ndarray, np.ndarray]:
     leading_zero = pc.starts_with(nationals, "0").to_numpy(zero_copy_only=False)
     readable &= ~leading_zero
     usable = np.flatnonzero(readable)
-    valid = nanp_valid(nationals.take(pa.array(usable)))
-    chosen = nationals.take(pa.array(usable[valid])).to_numpy(zero_copy_only=False)
-    results[positions[usable[valid]]] = np.char.add("+1", chosen.astype(str)).astype(object)
-    decided[positions[usable]] = True
-    return results, decided
+    valid = np.zeros(len(candidates), dtype=bool)
+    valid[usable[nanp_valid(nationals.take(pa.array(usable)))]] = True
+    prefix, separator = pa.scalar("+1", nationals.type), pa.scalar("", nationals.type)
+    e164 = pc.binary_join_element_wise(prefix, nationals, separator)
+    return readable, pc.if_else(pa.array(valid), e164, None)

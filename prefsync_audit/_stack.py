@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from prefsync_audit._codes import column_codes, lookup
 
@@ -42,8 +43,7 @@ def stack_columns(
     stacked: dict[str, pd.Series] = {}
     for name in columns:
         pieces = [
-            part.pop(name) if name in part else pd.Series([None] * len(part), dtype=object)
-            for part in parts
+            part.pop(name) if name in part else _missing(len(part), name in text) for part in parts
         ]
         if name in text:
             # Converted piece by piece: text in Arrow concatenates without
@@ -55,6 +55,14 @@ def stack_columns(
             column = _categorical(column, categories[name])
         stacked[name] = column
     return pd.DataFrame(stacked)
+
+
+def _missing(length: int, as_text: bool) -> pd.Series:
+    """A column a part lacks: all missing (in Arrow for a text column, where
+    converting a column of ``None`` objects would cost as much as real text)."""
+    if as_text:
+        return pa.chunked_array([pa.nulls(length, pa.large_string())]).to_pandas()
+    return pd.Series([None] * length, dtype=object)
 
 
 def _categorical(column: pd.Series, categories: Sequence[str] | None) -> pd.Series:

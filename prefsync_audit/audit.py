@@ -142,8 +142,13 @@ def load_canonical(config: AuditConfig) -> Canonical:
     record_columns = list(dict.fromkeys(c for frame in records for c in frame.columns))
     fixed = ["record_key", "system", "source_file", "source_row", "record_id", *kinds]
     extra = [c for c in record_columns if c not in fixed]
+    # Identifiers are mostly distinct: as Arrow text they take a third of the
+    # memory of Python strings, and resolution hashes them without touching objects.
     all_records = stack_columns(
-        records, [*fixed, *extra], {"system": systems, "source_file": None}, text=["record_id"]
+        records,
+        [*fixed, *extra],
+        {"system": systems, "source_file": None},
+        text=["record_id", *kinds, *extra],
     )
     all_observations = stack_columns(
         observations,

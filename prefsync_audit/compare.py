@@ -105,13 +105,13 @@ def person_identifiers(
     for the given persons only (those with findings)."""
     wanted = pd.unique(persons.dropna())
     person = person_of_record.to_numpy()
-    in_scope = pd.Series(person).isin(wanted).to_numpy()
+    in_scope = np.flatnonzero(pd.Series(person).isin(wanted).to_numpy())
     summary = pd.Series("", index=pd.Index(wanted, name="person_id"), dtype="object")
     for kind in ("email", "phone", "customer_id", "email_sha256", "phone_sha256"):
         if kind not in kinds or kind not in records.columns:
             continue
         values = pd.DataFrame(
-            {"person_id": person[in_scope], "value": records[kind].to_numpy()[in_scope]}
+            {"person_id": person[in_scope], "value": records[kind].array.take(in_scope)}
         ).dropna()
         if values.empty:
             continue

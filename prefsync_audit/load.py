@@ -419,6 +419,11 @@ def _parse_array(text: str | None, column: str) -> list[dict[str, str | None]] |
         return f"{column} is nested too deeply"
     if any(row is None for row in rows):
         return f"{column} holds an array inside an array"
+    for row in rows:
+        for value in row.values():  # type: ignore[union-attr]
+            problem = cell_problems(value)
+            if problem:
+                return problem
     return rows or [{}]  # type: ignore[return-value]
 
 

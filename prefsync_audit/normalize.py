@@ -38,17 +38,23 @@ _GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
 EARLIEST = pd.Timestamp("1990-01-01", tz="UTC")
 LATEST = pd.Timestamp("2100-01-01", tz="UTC")
 
+#: A vectorized normalizer: given texts, ``(results, decided)`` — the result of
+#: each text (Arrow text, null for an invalid value) where ``decided`` is true.
+Vectorized = Callable[[pa.Array], tuple[pa.Array, np.ndarray]]
+
 
 def map_distinct(
     values: pd.Series,
     function: Callable[[str], object],
-    vectorized: Callable[[pa.Array], tuple[np.ndarray, np.ndarray]] | None = None,
+    vectorized: Vectorized | None = None,
 ) -> pd.Series:
     """Apply ``function`` once per distinct non-missing value of ``values``.
 
     ``vectorized`` (optional) decides many distinct values at once: given them
-    as an Arrow array it returns ``(results, decided)``; ``function`` then runs
-    only on the values it left undecided.
+    as an Arrow array it returns ``(results, decided)`` (Arrow text and a numpy
+    mask); ``function`` then runs only on the values it left undecided. Such
+    results (identifiers: mostly distinct) come back in Arrow, pandas' ``str``
+    with missing values NaN; the others as ``str``/``None`` objects.
     """
     if vectorized is not None and _arrow_distinct(values):
         return _map_rows(values, function, vectorized)
@@ -58,61 +64,74 @@ def map_distinct(
     # Plain Python strings and a list comprehension: iterating an Arrow-backed array
     # or mapping through a dict costs more than the normalizers themselves.
     texts = [str(value) for value in np.asarray(uniques, dtype=object).tolist()]
+    if vectorized is not None:
+        try:
+            decided = _decide(pa.array(texts, pa.large_string()), function, vectorized)
+        except (pa.ArrowException, UnicodeError):
+            pass  # a lone surrogate has no UTF-8: decided one by one below
+        else:
+            return _arrow_text(decided.take(pa.array(codes, mask=codes < 0)), values.index)
     results = np.empty(len(texts) + 1, dtype=object)
     results[-1] = None  # code -1: a missing value
-    if vectorized is None:
-        results[:-1] = [function(text) for text in texts]
-    else:
-        results[:-1] = _decide(pa.array(texts, pa.string()), function, vectorized)
+    results[:-1] = [function(text) for text in texts]
     return pd.Series(results[codes], index=values.index, dtype="object")
+
+
+def _arrow_text(texts: pa.Array, index: pd.Index) -> pd.Series:
+    """Arrow text as a ``str`` Series (missing values NaN), without copying it."""
+    return pd.Series(pa.chunked_array([texts]).to_pandas().array, index=index)
 
 
 def _decide(
     texts: pa.Array,
     function: Callable[[str], object],
-    vectorized: Callable[[pa.Array], tuple[np.ndarray, np.ndarray]],
-) -> np.ndarray:
-    """Each text's result: from ``vectorized`` where it decides, else from
-    ``function``, called once per distinct undecided text."""
-    decided_results, decided = vectorized(texts)
-    results = np.empty(len(texts), dtype=object)
-    results[decided] = decided_results[decided]
+    vectorized: Vectorized,
+) -> pa.Array:
+    """Each text's result, as Arrow text: from ``vectorized`` where it decides,
+    else from ``function``, called once per distinct undecided text."""
+    results, decided = vectorized(texts)
     rest = np.flatnonzero(~decided)
     if len(rest):
         codes, uniques = pd.factorize(objects(texts.take(pa.array(rest))))
-        results[rest] = np.array([function(str(u)) for u in uniques] + [None], object)[codes]
+        undecided = np.full(len(texts), None, dtype=object)
+        undecided[rest] = np.array([function(str(u)) for u in uniques] + [None], object)[codes]
+        results = pc.if_else(pa.array(decided), results, pa.array(undecided, results.type))
     return results
 
 
 def _map_rows(
     values: pd.Series,
     function: Callable[[str], object],
-    vectorized: Callable[[pa.Array], tuple[np.ndarray, np.ndarray]],
+    vectorized: Vectorized,
 ) -> pd.Series:
     """``map_distinct`` for a column of mostly distinct values already in Arrow:
     every row goes through ``vectorized`` as it is (finding the distinct values
     first would cost more than it saves); ``function`` decides the rest, once
-    per distinct value."""
-    results = np.full(len(values), None, dtype=object)
-    present = np.flatnonzero(values.notna().to_numpy())
-    texts = pa.array(values.iloc[present]).cast(pa.string())
+    per distinct value. The results stay in Arrow (``str``, missing values NaN):
+    as Python strings they would cost memory and a conversion back later."""
+    present = values.notna().to_numpy()
+    texts = pa.array(values[present] if not present.all() else values).cast(pa.large_string())
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-    results[present] = _decide(texts, function, vectorized)
-    return pd.Series(results, index=values.index, dtype="object")
+    results = _decide(texts, function, vectorized)
+    if not present.all():
+        results = pc.replace_with_mask(
+            pa.nulls(len(values), results.type), pa.array(present), results
+        )
+    return _arrow_text(results, values.index)
 
 
 _ASCII_EMAIL = rf"^[^@{SPACE_CLASS}]+@[^@{SPACE_CLASS}]+\.[^@{SPACE_CLASS}]+$"
 
 
-def fast_emails(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def fast_emails(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """``normalize_email`` for the ASCII values of a column at once (lowercasing
     ASCII needs no Unicode rules and ASCII text is already NFC); other values
     are left undecided."""
     decided, stripped = ascii_stripped(texts)
     emails = pc.ascii_lower(stripped)
     valid = pc.fill_null(pc.match_substring_regex(emails, _ASCII_EMAIL), False)
-    return objects(pc.if_else(valid, emails, None)), decided
+    return pc.if_else(valid, emails, None), decided
 
 
 def normalize_email(value: str) -> str | None:
@@ -182,6 +201,24 @@ def apply_phone_profile(phone: str, profile: HashProfile) -> str:
     return phone.lstrip("+") if profile == "meta" else phone
 
 
+def apply_profile(kind: str, values: np.ndarray, profile: HashProfile) -> np.ndarray:
+    """``apply_email_profile`` (``kind`` email) or ``apply_phone_profile`` over an
+    object array of values; only the values the profile can change are visited."""
+    if kind == "email":
+        if profile != "google":
+            return values
+        changing = pd.Series(values, dtype=object).str.endswith(
+            tuple("@" + domain for domain in _GMAIL_DOMAINS)
+        )
+        rows = np.flatnonzero(changing.to_numpy(dtype=bool, na_value=False))
+        applied = values.copy()
+        applied[rows] = [apply_email_profile(values[i], profile) for i in rows]
+        return applied
+    if profile != "meta":
+        return values
+    return np.array([apply_phone_profile(value, profile) for value in values], dtype=object)
+
+
 def normalize_id(value: str) -> str | None:
     text = value.strip()
     return text or None
@@ -231,23 +268,21 @@ def identifier_normalizer(
     return normalize_id
 
 
-def _fast_hashes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def _fast_hashes(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """Values that already are 64 hex digits (the usual audience export), at once."""
     ascii_text, stripped = ascii_stripped(texts)
     hexes = pc.fill_null(pc.match_substring_regex(stripped, "^[0-9a-fA-F]{64}$"), False)
     decided = ascii_text & hexes.to_numpy(zero_copy_only=False)
-    return objects(pc.if_else(pa.array(decided), pc.ascii_lower(stripped), None)), decided
+    return pc.if_else(pa.array(decided), pc.ascii_lower(stripped), None), decided
 
 
-def _fast_ids(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def _fast_ids(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """``normalize_id`` for ASCII values at once."""
     decided, stripped = ascii_stripped(texts)
-    return objects(pc.if_else(pc.equal(stripped, ""), None, stripped)), decided
+    return pc.if_else(pc.equal(stripped, ""), None, stripped), decided
 
 
-def identifier_fast_path(
-    normalizer: str, default_region: str
-) -> Callable[[pa.Array], tuple[np.ndarray, np.ndarray]] | None:
+def identifier_fast_path(normalizer: str, default_region: str) -> Vectorized | None:
     """The vectorized part of ``identifier_normalizer`` (see ``map_distinct``):
     the common spellings of a column decided at once, the same way."""
     if normalizer == "email":

@@ -26,7 +26,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from prefsync_audit.config import IdentityConfig
-from prefsync_audit.normalize import apply_email_profile, apply_phone_profile, sha256_hex
+from prefsync_audit.normalize import apply_profile, sha256_hex
 
 DEFAULT_PLACEHOLDERS: dict[str, list[str]] = {
     "email": [
@@ -372,10 +372,10 @@ def _link_codes(records: pd.DataFrame, kinds: list[str], profiles: dict[str, set
             plain_code_of[column] = column_codes[rows_of[column]]
         sources.setdefault(kind, []).append(_Source(kind, None, np.asarray(uniques, dtype=object)))
     for kind in kinds:
-        apply = apply_email_profile if kind == "email" else apply_phone_profile
         own = sources[kind][0].values
         for profile in sorted(profiles.get(kind, ())):
-            hashed = np.array([sha256_hex(apply(v, profile)) for v in own], dtype=object)
+            texts = apply_profile(kind, own, profile)
+            hashed = np.array([sha256_hex(text) for text in texts], dtype=object)
             sources.setdefault(f"{kind}_sha256", []).append(_Source(kind, profile, hashed))
 
     value_parts: list[np.ndarray] = []

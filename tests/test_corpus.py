@@ -756,3 +756,16 @@ def test_entry_point_error_stays_one_line_for_a_file_name_with_a_newline(
     stderr = capsys.readouterr().err
     assert stderr.startswith("error: ") and "empty file" in stderr
     assert stderr.count("\n") == 1, stderr
+
+
+def test_json_values_with_a_lone_surrogate_escape_are_quarantined(tmp_path):
+    # "\udc80" alone is valid JSON but no Unicode text (it has no UTF-8 form).
+    rows = [
+        {"Email": "a@example.com", "Updated": "2026-01-01T00:00:00Z", "OptIn": "yes"},
+        {"Email": "b\\udc80@example.com", "Updated": "2026-01-01T00:00:00Z", "OptIn": "no"},
+        {"Email": "b\\udc80@example.com", "Phone": "+12025550100", "OptIn": "no"},
+    ]
+    content = "[" + ",".join(json.dumps(r).replace("\\\\", "\\") for r in rows) + "]"
+    summary = summary_of(invoke(export(tmp_path, "crm.json", content)))
+    assert accounting(summary) == counts(read=3, mapped=1, quarantined=2)
+    assert reasons(summary) == {"a value holds an unpaired surrogate escape (not Unicode text)": 2}

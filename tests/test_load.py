@@ -500,6 +500,23 @@ def test_exploded_array_nested_too_deeply_is_a_bad_row(tmp_path, make_mapping):
     assert bad(table) == [{ROW: 2, "reason": "subs is not a JSON array"}]
 
 
+def test_exploded_element_with_a_lone_surrogate_or_nul_escape_is_a_bad_row(tmp_path, make_mapping):
+    # The CSV cell is clean text; its JSON escapes are not.
+    path = tmp_path / "profiles.csv"
+    path.write_text(
+        "Email,subs\n"
+        'a@x.com,"[""news""]"\n'
+        'b@x.com,"[""n\\udc80""]"\n'
+        'c@x.com,"[{""t"": ""\\u0000""}]"\n'
+    )
+    table = load(path, make_mapping(explode="subs"))
+    assert bad(table) == [
+        {ROW: 2, "reason": "a value holds an unpaired surrogate escape (not Unicode text)"},
+        {ROW: 3, "reason": "a value holds a NUL byte"},
+    ]
+    assert table.frame["subs"].tolist() == ["news"]
+
+
 def test_gzipped_member_of_a_zip(tmp_path, make_mapping):
     import zipfile
 
