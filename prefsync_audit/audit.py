@@ -43,7 +43,8 @@ class Canonical:
     records: pd.DataFrame
     """One row per usable source row: record_key, system, source_file, source_row,
     record_id and one column per identifier kind (normalized). ``system`` and
-    ``source_file`` are categorical, ``record_id`` Arrow-backed text (``str``)."""
+    ``source_file`` are categorical; ``record_id`` and the identifiers are
+    Arrow-backed text (``str``, missing values NaN)."""
     observations: pd.DataFrame
     """One row per (record, preference key): record_key, system, purpose, channel,
     scope, state, raw_value, source_column, updated_at, capture_source, proof.

@@ -279,4 +279,8 @@ def test_canonical_tables_keep_their_compact_dtypes(result):
     assert isinstance(records["system"].dtype, pd.CategoricalDtype)
     assert isinstance(records["source_file"].dtype, pd.CategoricalDtype)
     assert isinstance(records["record_id"].dtype, pd.StringDtype)
+    # Identifiers too: resolution hashes them in Arrow, never as Python strings.
+    for kind in ("email", "phone", "customer_id", "email_sha256"):
+        assert isinstance(records[kind].dtype, pd.StringDtype), kind
+        assert records[kind].notna().any(), kind
     assert str(observations["updated_at"].dtype) == "datetime64[ns, UTC]"
