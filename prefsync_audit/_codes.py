@@ -90,6 +90,10 @@ def filled(values: pd.Series, rows: np.ndarray) -> np.ndarray:
 
 def non_blank(values: pd.Series) -> np.ndarray:
     """``values.astype("string").str.strip().fillna("").ne("")`` as an array."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        # Already Arrow text: the kernel runs on it as it is.
+        non_blank = pc.not_equal(pc.utf8_trim_whitespace(pa.array(values)), "")
+        return pc.fill_null(non_blank, False).to_numpy(zero_copy_only=False)
     if (
         values.dtype == object
         and pd.api.types.pandas_dtype("string").storage == "pyarrow"

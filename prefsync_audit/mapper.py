@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from prefsync_audit._codes import filled
 from prefsync_audit.config import IdentityConfig
 from prefsync_audit.errors import InputError
 from prefsync_audit.load import ROW, RawTable
@@ -290,7 +291,7 @@ def _identifiers(
         kind_values = []
         for name in names:
             raw = columns.get(name)
-            raw = raw.where(raw.astype("string").str.strip().fillna("") != "")
+            raw = _blank_as_missing(raw)
             values = map_distinct(raw, normalizer, fast_path)
             invalid = raw.notna() & values.isna()
             invalid_counts[kind] += int(invalid.sum())
@@ -303,13 +304,19 @@ def _identifiers(
     return pd.DataFrame(normalized, index=columns.frame.index), invalid_counts, invalid_any
 
 
+def _blank_as_missing(raw: pd.Series) -> pd.Series:
+    """Values of only whitespace read as missing (tested once per distinct value
+    when values repeat, in Arrow otherwise)."""
+    return raw.where(filled(raw, np.ones(len(raw), dtype=bool)))
+
+
 def _timestamps(
     columns: _Columns, spec: TimestampSpec | None, reasons: pd.Series, n: int
 ) -> pd.Series:
     if spec is None:
         return pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]")
     raw = columns.first_present(spec.columns)
-    raw = raw.where(raw.astype("string").str.strip().fillna("") != "")
+    raw = _blank_as_missing(raw)
     parsed, bad = parse_timestamps(raw, spec)
     label = " or ".join(spec.columns)
     reasons[bad & reasons.isna()] = f"unreadable timestamp in {label}"
@@ -374,7 +381,7 @@ def _apply_rule(
     if isinstance(rule.state, StateFromColumn):
         spec = rule.state
         raw = columns.get(spec.column)
-        raw = raw.where(raw.astype("string").str.strip().fillna("") != "")
+        raw = _blank_as_missing(raw)
         if spec.vocabulary and spec.vocabulary not in vocabularies:
             raise InputError(f"unknown vocabulary {spec.vocabulary!r}")
         vocabulary = vocabularies.get(spec.vocabulary, {}) if spec.vocabulary else {}

@@ -24,6 +24,15 @@ def test_non_blank_is_the_pandas_strip_test(values):
     np.testing.assert_array_equal(_codes.non_blank(series), expected)
 
 
+@pytest.mark.parametrize("dtype", ["str", "string"])
+def test_non_blank_of_arrow_text_is_the_pandas_strip_test(dtype):
+    values = ["id-1", " id-2 ", "", " ", "\t\n", "\x1c", "\x85", "\u00a0", "\u3000x", None]
+    series = pd.Series(values * 3, dtype=dtype)
+    expected = series.astype("string").str.strip().fillna("").ne("").to_numpy(dtype=bool)
+    assert expected.any() and not expected.all()
+    np.testing.assert_array_equal(_codes.non_blank(series), expected)
+
+
 @pytest.mark.parametrize("sample", [4096, 1])
 def test_filled_reads_only_the_chosen_rows_and_agrees_with_pandas(monkeypatch, sample):
     monkeypatch.setattr(_codes, "SAMPLE", sample)
