@@ -122,3 +122,12 @@ def ascii_stripped(texts: pa.Array) -> tuple[np.ndarray, pa.Array]:
 def objects(values: pa.Array) -> np.ndarray:
     """An Arrow array as a numpy object array (``str`` and ``None``)."""
     return np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def arrow_text(values: pa.Array, index: pd.Index | None = None) -> pd.Series:
+    """Arrow text as pandas' ``str`` (missing values NaN), in one chunk, without
+    converting a value to a Python string."""
+    series = pa.chunked_array([values]).to_pandas()
+    if index is not None:
+        series.index = index
+    return series

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prefsync_audit._codes import SAMPLE
+from prefsync_audit._codes import SAMPLE, arrow_text
 from prefsync_audit.errors import InputError
 
 #: The provenance column every loaded frame carries: the 1-based data row.
@@ -126,7 +126,7 @@ def _text_column(column: pa.ChunkedArray, arrow_distinct: bool) -> pd.Series:
         # its text, and every later step would pay to convert it back to Arrow.
         # One chunk (64-bit offsets, as pandas keeps text): taking rows from the
         # reader's hundreds of blocks costs many times more.
-        return pa.chunked_array([column.cast(pa.large_string()).combine_chunks()]).to_pandas()
+        return arrow_text(column.cast(pa.large_string()).combine_chunks())
     try:
         values = _shared_text(column.combine_chunks())
     except (pa.ArrowInvalid, pa.ArrowCapacityError):

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from prefsync_audit._codes import column_codes, lookup
+from prefsync_audit._codes import arrow_text, column_codes, lookup
 
 
 def stack_columns(
@@ -61,7 +61,7 @@ def _missing(length: int, as_text: bool) -> pd.Series:
     """A column a part lacks: all missing (in Arrow for a text column, where
     converting a column of ``None`` objects would cost as much as real text)."""
     if as_text:
-        return pa.chunked_array([pa.nulls(length, pa.large_string())]).to_pandas()
+        return arrow_text(pa.nulls(length, pa.large_string()))
     return pd.Series([None] * length, dtype=object)
 
 

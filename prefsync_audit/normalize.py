@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from prefsync_audit._codes import (
     ASCII_SPACE,
     SPACE_CLASS,
+    arrow_text,
     ascii_stripped,
     mostly_distinct,
     objects,
@@ -65,21 +66,12 @@ def map_distinct(
     # or mapping through a dict costs more than the normalizers themselves.
     texts = [str(value) for value in np.asarray(uniques, dtype=object).tolist()]
     if vectorized is not None:
-        try:
-            decided = _decide(pa.array(texts, pa.large_string()), function, vectorized)
-        except (pa.ArrowException, UnicodeError):
-            pass  # a lone surrogate has no UTF-8: decided one by one below
-        else:
-            return _arrow_text(decided.take(pa.array(codes, mask=codes < 0)), values.index)
+        decided = _decide(pa.array(texts, pa.large_string()), function, vectorized)
+        return arrow_text(decided.take(pa.array(codes, mask=codes < 0)), values.index)
     results = np.empty(len(texts) + 1, dtype=object)
     results[-1] = None  # code -1: a missing value
     results[:-1] = [function(text) for text in texts]
     return pd.Series(results[codes], index=values.index, dtype="object")
-
-
-def _arrow_text(texts: pa.Array, index: pd.Index) -> pd.Series:
-    """Arrow text as a ``str`` Series (missing values NaN), without copying it."""
-    return pd.Series(pa.chunked_array([texts]).to_pandas().array, index=index)
 
 
 def _decide(
@@ -118,7 +110,7 @@ def _map_rows(
         results = pc.replace_with_mask(
             pa.nulls(len(values), results.type), pa.array(present), results
         )
-    return _arrow_text(results, values.index)
+    return arrow_text(results, values.index)
 
 
 _ASCII_EMAIL = rf"^[^@{SPACE_CLASS}]+@[^@{SPACE_CLASS}]+\.[^@{SPACE_CLASS}]+$"
@@ -384,11 +376,11 @@ def _parse_distinct(uniques: pd.Series, spec: TimestampSpec) -> pd.Series:
         )
     result = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
     if fmt == "iso8601":
-        arrow_text = pa.array(text).cast(pa.string())
+        texts = pa.array(text).cast(pa.string())
         common = {"format": "ISO8601", "errors": "coerce"}
-        rest = ~_iso_in_arrow(arrow_text, spec.timezone, result)
+        rest = ~_iso_in_arrow(texts, spec.timezone, result)
         # One regex pass in Arrow tells which of the rest carry their own offset.
-        has_offset = pc.match_substring_regex(arrow_text, _HAS_OFFSET.pattern, ignore_case=True)
+        has_offset = pc.match_substring_regex(texts, _HAS_OFFSET.pattern, ignore_case=True)
         aware = rest & pc.fill_null(has_offset, False).to_numpy(zero_copy_only=False)
     else:
         common = {"format": fmt, "errors": "coerce"}
