@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
 import re
 from collections.abc import Callable
@@ -66,21 +67,116 @@ class ParsedDelimited:
     """Whether the file is long enough to hold a value past the limit."""
 
 
-def parse_delimited(data: bytes, path: Path, options: CsvOptions, tsv: bool) -> ParsedDelimited:
-    """Parse a delimited file: its encoding, header, quoting and ragged rows."""
-    delimiter = "\t" if tsv and options.delimiter == "," else options.delimiter
+@dataclass
+class DelimitedBytes:
+    """What parsing needs of a delimited file's UTF-8 bytes, without holding them
+    all when it can help it.
+
+    From :func:`in_memory`, the bytes themselves (a gunzipped file, a ZIP member,
+    a file decoded from another encoding). From :func:`scan_file`, a plain UTF-8
+    file on disk, read once in blocks for its SHA-256 and counts; Arrow then
+    reads it again from disk. A file of gigabytes is then never one buffer in
+    the process: such a buffer is fresh memory, and on a virtual machine that
+    hands freed memory back to its host, the first touch of each page of it
+    costs as much as parsing it.
+    """
+
+    size: int
+    quotes: int
+    """How many quote characters the bytes hold."""
+    has_nul: bool
+    head: bytes
+    """The first :data:`HEAD` bytes (the header row is read from them)."""
+    data: bytes | None = None
+    path: Path | None = None
+
+    def whole(self) -> bytes:
+        """All the bytes (read from disk for a scanned file: for error messages)."""
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        return _read_file(self.path)
+
+    def arrow_input(self) -> pa.NativeFile:
+        """A new stream of the bytes for Arrow's CSV reader."""
+        if self.data is not None:
+            return pa.BufferReader(self.data)
+        assert self.path is not None
+        return pa.OSFile(str(self.path))
+
+
+#: Bytes kept from the start of a scanned file; a header row longer than this is
+#: read from the whole file.
+HEAD = 1 << 16
+#: Bytes read at a time when scanning a file.
+_SCAN_BLOCK = 1 << 24
+
+
+def in_memory(data: bytes, options: CsvOptions, path: Path) -> DelimitedBytes:
+    """A delimited file's bytes held in memory, decoded to UTF-8 first."""
     data = to_utf8(data, options.encoding, path)
-    if data.count(options.quotechar.encode("utf-8")) % 2:
-        check_quotes(data, options.quotechar, delimiter, path)
-    names = unique_names(read_header(data, path, delimiter, options.quotechar))
+    quote = options.quotechar.encode("utf-8")
+    return DelimitedBytes(len(data), data.count(quote), b"\x00" in data, data[:HEAD], data=data)
+
+
+def can_scan(options: CsvOptions) -> bool:
+    """Whether a plain file can be read from disk as it is: already UTF-8, and a
+    one-byte quote character (counted block by block)."""
+    return (
+        options.encoding.lower().replace("_", "-") in _UTF8_NAMES
+        and len(options.quotechar.encode("utf-8")) == 1
+    )
+
+
+def scan_file(path: Path, options: CsvOptions) -> tuple[DelimitedBytes, str]:
+    """A plain UTF-8 delimited file read in blocks into one reused buffer: what
+    parsing needs of it, and its SHA-256."""
+    digest = hashlib.sha256()
+    quote = options.quotechar.encode("utf-8")
+    quotes, has_nul, size, head = 0, False, 0, b""
+    block = bytearray(_SCAN_BLOCK)
+    view = memoryview(block)
+    try:
+        with open(path, "rb") as file:
+            while length := file.readinto(block):
+                digest.update(view[:length])
+                quotes += block.count(quote, 0, length)
+                has_nul = has_nul or block.find(b"\x00", 0, length) >= 0
+                if size < HEAD:
+                    head += bytes(view[: min(length, HEAD - size)])
+                size += length
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    start = _bom_length(head)
+    _refuse_utf16(head[start : start + 4096], path)
+    return DelimitedBytes(size, quotes, has_nul, head, path=path), digest.hexdigest()
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def parse_delimited(
+    source: DelimitedBytes, path: Path, options: CsvOptions, tsv: bool
+) -> ParsedDelimited:
+    """Parse a delimited file: its header, quoting and ragged rows."""
+    delimiter = "\t" if tsv and options.delimiter == "," else options.delimiter
+    if source.quotes % 2:
+        check_quotes(source.whole(), options.quotechar, delimiter, path)
+    names = unique_names(read_header(source, path, delimiter, options.quotechar))
     check_names(names, f"{path}: line 1")
-    table, parse_bad, last_bad_spans_lines = _parse(data, path, names, delimiter, options.quotechar)
+    table, parse_bad, last_bad_spans_lines = _parse(
+        source, path, names, delimiter, options.quotechar
+    )
     if _last_record_spans_lines(table, parse_bad, last_bad_spans_lines):
         # A quote opened and never closed swallows the rest of the file into the
         # last record; an odd and an even stray quote could hide it from the count.
-        check_quotes(data, options.quotechar, delimiter, path)
+        check_quotes(source.whole(), options.quotechar, delimiter, path)
     numbers = data_row_numbers(table.num_rows + len(parse_bad), [n for n, _ in parse_bad])
-    return ParsedDelimited(table, numbers, parse_bad, b"\x00" in data, len(data) > MAX_FIELD_BYTES)
+    return ParsedDelimited(table, numbers, parse_bad, source.has_nul, source.size > MAX_FIELD_BYTES)
 
 
 def delimited_frame(
@@ -171,14 +267,19 @@ def _bom_length(data: bytes) -> int:
     return len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
 
 
-def read_header(data: bytes, path: Path, delimiter: str, quotechar: str) -> list[str]:
+def read_header(source: DelimitedBytes, path: Path, delimiter: str, quotechar: str) -> list[str]:
     """The header row (it may span lines inside quotes, and be longer than any buffer),
     after a UTF-8 byte-order mark if the file starts with one."""
-    start = _bom_length(data)
+    start = _bom_length(source.head)
     size = 1 << 16
+    # Most headers end within the head; a longer one is read from all the bytes.
+    data = source.head
+    complete = len(data) == source.size
     while True:
+        if not complete and start + size > len(data):
+            data, complete = source.whole(), True
         chunk = data[start : start + size]
-        whole = start + len(chunk) == len(data)
+        whole = complete and start + len(chunk) == len(data)
         text = chunk.decode("utf-8", errors="replace")
         buffer = io.StringIO(text, newline="")
         try:
@@ -246,7 +347,7 @@ def _last_record_spans_lines(table: pa.Table, bad: list[BadRow], bad_spans: bool
 
 
 def _parse(
-    data: bytes, path: Path, names: list[str], delimiter: str, quotechar: str
+    source: DelimitedBytes, path: Path, names: list[str], delimiter: str, quotechar: str
 ) -> tuple[pa.Table, list[BadRow], bool]:
     """The rows Arrow reads, the bad rows, and whether the last bad row spans lines."""
 
@@ -263,7 +364,7 @@ def _parse(
             return "skip"
 
         table = pa_csv.read_csv(
-            io.BytesIO(data),
+            source.arrow_input(),
             read_options=pa_csv.ReadOptions(
                 use_threads=use_threads, column_names=names, skip_rows=1, block_size=1 << 22
             ),
@@ -294,7 +395,8 @@ def _parse(
             bad = numbered_bad
     except pa.ArrowException as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        at = _first_invalid_utf8(data) if "invalid UTF8" in message else None
+        data = source.whole() if "invalid UTF8" in message else b""
+        at = _first_invalid_utf8(data) if data else None
         if at is not None:
             raise undecodable(data, at, "utf-8", path) from None
         message = _ROW_TEXT.sub(r"\1", message)

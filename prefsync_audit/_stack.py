@@ -45,14 +45,15 @@ def stack_columns(
         pieces = [
             part.pop(name) if name in part else _missing(len(part), name in text) for part in parts
         ]
-        if name in text:
-            # Converted piece by piece: text in Arrow concatenates without
-            # becoming Python objects, as a mix of Arrow and objects would.
-            pieces = [piece.astype("str") for piece in pieces]
-        column = pd.concat(pieces, ignore_index=True) if pieces else pd.Series(dtype=object)
-        del pieces
         if name in categories:
-            column = _categorical(column, categories[name])
+            column = _categorical(pieces, categories[name])
+        else:
+            if name in text:
+                # Converted piece by piece: text in Arrow concatenates without
+                # becoming Python objects, as a mix of Arrow and objects would.
+                pieces = [piece.astype("str") for piece in pieces]
+            column = pd.concat(pieces, ignore_index=True) if pieces else pd.Series(dtype=object)
+        del pieces
         stacked[name] = column
     return pd.DataFrame(stacked)
 
@@ -65,16 +66,31 @@ def _missing(length: int, as_text: bool) -> pd.Series:
     return pd.Series([None] * length, dtype=object)
 
 
-def _categorical(column: pd.Series, categories: Sequence[str] | None) -> pd.Series:
-    # Codes first (fast on a column of few distinct values), then the
-    # categories: sorted, or the given ones (a value outside them is missing,
-    # as pd.Categorical makes it).
-    codes, distinct = column_codes(column)
+def _categorical(pieces: list[pd.Series], categories: Sequence[str] | None) -> pd.Series:
+    # Each piece is coded as it is (Arrow text, objects or categories: a piece
+    # read as Arrow text never becomes Python strings, as it would when
+    # concatenated with a piece of objects), and the codes are joined through
+    # the distinct values of all pieces.
+    coded = [column_codes(piece) for piece in pieces]
+    joined, distinct = pd.factorize(
+        np.concatenate([uniques for _, uniques in coded]) if coded else np.array([], dtype=object)
+    )
+    distinct = np.asarray(distinct, dtype=object)
+    starts = np.cumsum([0, *(len(uniques) for _, uniques in coded)])
+    codes = np.concatenate(
+        [
+            lookup(joined[start : start + len(uniques)], piece_codes, -1)
+            for (piece_codes, uniques), start in zip(coded, starts, strict=False)
+        ]
+        or [np.array([], dtype=np.intp)]
+    )
+    # Then the categories: sorted, or the given ones (a value outside them is
+    # missing, as pd.Categorical makes it).
     if categories is None:
         try:
             order = np.argsort(distinct, kind="stable")
         except TypeError:  # values of several types: let pandas order them
-            return column.astype("category")
+            return pd.Series(distinct[codes]).where(codes >= 0).astype("category")
         categories = list(distinct[order])
         position = np.empty(len(order), dtype=np.int64)
         position[order] = np.arange(len(order))

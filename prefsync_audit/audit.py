@@ -226,7 +226,11 @@ def run_audit(
     persons_by_system = pd.DataFrame(
         {
             "person_id": person_of_key[first],
-            "system": records["system"].to_numpy()[first].astype(object),
+            # Through the codes: the categories are Arrow text, and turning the
+            # whole column into objects would make a string per record.
+            "system": np.asarray(records["system"].cat.categories, dtype=object)[
+                system_code[first]
+            ],
             "record_key": records["record_key"].to_numpy()[first],
         },
         index=first,

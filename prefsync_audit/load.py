@@ -36,7 +36,15 @@ from prefsync_audit._archive import (
     read_member,
     split_member,
 )
-from prefsync_audit._delimited import delimited_frame, parse_delimited, unique_names
+from prefsync_audit._delimited import (
+    DelimitedBytes,
+    can_scan,
+    delimited_frame,
+    in_memory,
+    parse_delimited,
+    scan_file,
+    unique_names,
+)
 from prefsync_audit._frames import (
     ROW,
     BadRow,
@@ -48,7 +56,7 @@ from prefsync_audit._frames import (
     text_frame,
 )
 from prefsync_audit.errors import InputError
-from prefsync_audit.mapping import FileFormat, Mapping
+from prefsync_audit.mapping import CsvOptions, FileFormat, Mapping
 
 #: The most cells (rows × leaf columns) a Parquet file may decode to: Parquet
 #: compresses repeated values so well that a small file can stand for billions.
@@ -167,9 +175,13 @@ def read_bytes(path: Path, data: bytes | None = None) -> bytes:
     (refused past :data:`~prefsync_audit._archive.MAX_UNCOMPRESSED_BYTES`)."""
     if data is None:
         data = stored_bytes(path)
-    if path.suffix.lower() == ".gz":
+    if _gzipped(path):
         data = gunzip(data, path, MAX_UNCOMPRESSED_BYTES)
     return data
+
+
+def _gzipped(path: Path) -> bool:
+    return path.suffix.lower() == ".gz"
 
 
 def load_file(
@@ -182,18 +194,16 @@ def load_file(
     of a CSV/TSV file keep only the columns the mapping reads (every column is
     still screened for unusable values).
     """
-    raw = stored_bytes(path)
-    digest = hashlib.sha256(raw).hexdigest()
-    data = read_bytes(path, raw)
-    del raw
     fmt = detect_format(path, mapping)
     if fmt in ("csv", "tsv"):
+        source, digest = _delimited_source(path, mapping.csv)
         keep = mapping.reads_column if mapped_only and not mapping.explode else None
-        parsed = parse_delimited(data, path, mapping.csv, tsv=fmt == "tsv")
-        del data  # the file's bytes go before its text is built
+        parsed = parse_delimited(source, path, mapping.csv, tsv=fmt == "tsv")
+        del source  # the file's bytes go before its text is built
         frame, bad = delimited_frame(parsed, keep)
         del parsed
     else:
+        data, digest = _file_bytes(path)
         frame, bad = _read_structured(data, path, fmt, mapping)
         del data
     if mapping.explode:
@@ -208,6 +218,21 @@ def load_file(
         {ROW: pd.Series([b[0] for b in bad], dtype="int64"), "reason": [b[1] for b in bad]}
     )
     return RawTable(system, display, digest, frame, rows_read, bad_rows)
+
+
+def _file_bytes(path: Path) -> tuple[bytes, str]:
+    """The file's content (gunzipped) and the SHA-256 of its bytes as stored."""
+    raw = stored_bytes(path)
+    return read_bytes(path, raw), hashlib.sha256(raw).hexdigest()
+
+
+def _delimited_source(path: Path, options: CsvOptions) -> tuple[DelimitedBytes, str]:
+    """A delimited file's bytes for parsing, and the SHA-256 of its bytes as stored."""
+    if split_member(path) is None and not _gzipped(path) and can_scan(options):
+        # A plain file is read from disk block by block, never whole in memory.
+        return scan_file(path, options)
+    data, digest = _file_bytes(path)
+    return in_memory(data, options, path), digest
 
 
 def _read_structured(
