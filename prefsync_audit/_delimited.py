@@ -105,9 +105,10 @@ class DelimitedBytes:
         return pa.OSFile(str(self.path))
 
 
-#: Bytes kept from the start of a scanned file; a header row longer than this is
-#: read from the whole file.
-HEAD = 1 << 16
+#: Bytes kept from the start of a scanned file: more than ``read_header``'s first
+#: read (64 KiB after a byte-order mark). A longer header row is read from the
+#: whole file.
+HEAD = 1 << 17
 #: Bytes read at a time when scanning a file.
 _SCAN_BLOCK = 1 << 24
 

@@ -97,11 +97,33 @@ def data_row_numbers(total: int, bad_numbers: Sequence[int]) -> np.ndarray:
     return numbers
 
 
-def _repeats(array: pa.Array) -> bool:
-    """Whether the column's leading values repeat (statuses, flags, dates) rather
-    than being mostly distinct (emails, ids, times)."""
-    sample = array.slice(0, SAMPLE)
+def _repeats(array: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether the column's values repeat (statuses, flags, dates) rather than
+    being mostly distinct (emails, ids, times), judged as
+    :func:`~prefsync_audit._codes.mostly_distinct` judges a pandas column: on a
+    sample spread over the whole column, missing values left out. The leading
+    rows alone mislead: an export that lists each person's consents together
+    repeats every identifier there, and a dictionary of millions of ids costs
+    more than it shares."""
+    sample = _spread_sample(array).drop_null()
     return len(pc.unique(sample)) <= len(sample) // 2
+
+
+def _spread_sample(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """About :data:`SAMPLE` values, evenly spaced. A reader's column comes in
+    hundreds of blocks, and ``take`` on them would join them all first: each
+    block gives its own rows."""
+    rows = np.arange(0, len(array), max(len(array) // SAMPLE, 1))
+    if isinstance(array, pa.Array):
+        return array.take(pa.array(rows))
+    chunks = [chunk for chunk in array.chunks if len(chunk)]
+    starts = np.cumsum([0, *(len(chunk) for chunk in chunks)])
+    block_of_row = np.searchsorted(starts, rows, side="right") - 1
+    parts = [
+        chunks[block].take(pa.array(rows[block_of_row == block] - starts[block]))
+        for block in np.unique(block_of_row)
+    ]
+    return pa.concat_arrays(parts) if parts else pa.array([], array.type)
 
 
 def _shared_text(array: pa.Array) -> np.ndarray:
@@ -121,7 +143,7 @@ def _text_column(column: pa.ChunkedArray, arrow_distinct: bool) -> pd.Series:
     column of mostly distinct values) pandas' Arrow-backed ``str`` dtype."""
     if column.null_count == len(column):
         return pd.Series(np.full(len(column), None, dtype=object), dtype="object")
-    if arrow_distinct and not _repeats(column.slice(0, SAMPLE).combine_chunks()):
+    if arrow_distinct and not _repeats(column):
         # Each value its own Python string would cost about 60 bytes more than
         # its text, and every later step would pay to convert it back to Arrow.
         # One chunk (64-bit offsets, as pandas keeps text): taking rows from the

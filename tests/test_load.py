@@ -7,6 +7,7 @@ import hashlib
 import json
 from datetime import UTC, datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -593,3 +594,43 @@ def test_an_unterminated_quote_in_a_file_read_in_blocks(tmp_path, make_mapping, 
     path.write_bytes(b'Email,N\na@x.com,1\nb@x.com,"open\nc@x.com,3\n')
     with pytest.raises(InputError, match=r"crm\.csv: line 3: a quoted field opens here"):
         load(path, make_mapping())
+
+
+def test_ids_listed_together_per_person_stay_arrow_text():
+    # Each person's two consents are adjacent, so the first rows repeat every
+    # id; over the whole column the ids are mostly distinct and stay in Arrow
+    # (a dictionary of millions of ids would cost more than it shares), while a
+    # status column repeating a few values is shared text.
+    from prefsync_audit._frames import text_frame
+
+    ids = [f"u{i // 2}@x.com" for i in range(40_000)]
+    table = pa.table(
+        {
+            "Identifier": pa.chunked_array([ids[:15_000], ids[15_000:]]),
+            "Status": pa.array(["ACTIVE", "WITHDRAWN"] * 20_000),
+            "Withdrawn": pa.array([None if i % 5 else f"2025-01-{i}" for i in range(40_000)]),
+        }
+    )
+    frame = text_frame(table, np.arange(1, 40_001), arrow_distinct=True)
+    assert str(frame["Identifier"].dtype) == "str"
+    assert str(frame["Withdrawn"].dtype) == "str"  # mostly missing, distinct when present
+    assert frame["Status"].dtype == object
+    assert frame["Identifier"].tolist() == ids
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_a_large_plain_file_is_never_read_whole(tmp_path, make_mapping, monkeypatch, bom):
+    # The header is read from the scanned head, a byte-order mark or not; only
+    # an error (or a header longer than the head) reads all the bytes.
+    import prefsync_audit._delimited as delimited
+
+    def whole(self):
+        raise AssertionError("the whole file was read")
+
+    monkeypatch.setattr(delimited.DelimitedBytes, "whole", whole)
+    path = tmp_path / "crm.csv"
+    path.write_bytes(
+        bom + b"Email,N\n" + b"".join(b"u%d@x.com,%d\n" % (i, i) for i in range(30_000))
+    )
+    assert path.stat().st_size > delimited.HEAD
+    assert load(path, make_mapping()).rows_read == 30_000
