@@ -118,8 +118,13 @@ def _wrap(module, name: str, totals: dict[str, float]) -> None:
     setattr(module, name, timed)
 
 
-def child_audit(config_path: Path, profile: str | None) -> dict:
+def child_audit(config_path: Path, profile: str | None, keep_memory: bool = False) -> dict:
     """``run_audit`` with per-stage timers, then the report stage."""
+    if keep_memory:
+        from prefsync_audit.memory import keep_freed_memory
+
+        if not keep_freed_memory():
+            raise SystemExit("--keep-freed-memory: the C library is not glibc")
     import prefsync_audit.audit as audit
 
     totals: dict[str, float] = {}
@@ -357,6 +362,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per child run")
     parser.add_argument("--profile", help="pyinstrument the audit of the first size (HTML)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--keep-freed-memory",
+        action="store_true",
+        help="audit as `run --keep-freed-memory` does (freed memory kept for reuse)",
+    )
     parser.add_argument("--child", choices=["read", "audit"], help=argparse.SUPPRESS)
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -365,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child_read_only(args.config)))
         return 0
     if args.child == "audit":
-        print(json.dumps(child_audit(args.config, args.profile)))
+        print(json.dumps(child_audit(args.config, args.profile, args.keep_freed_memory)))
         return 0
 
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
@@ -376,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{size:,} persons: {folder}", file=sys.stderr, flush=True)
         read = _child(["--child", "read", "--config", config], args.timeout)
         extra = ["--profile", args.profile] if args.profile and i == 0 else []
+        extra += ["--keep-freed-memory"] if args.keep_freed_memory else []
         audit = _child(["--child", "audit", "--config", config, *extra], args.timeout)
         results.append(
             {"size": size, "generate_seconds": generated, "read_only": read, "audit": audit}

@@ -21,6 +21,7 @@ from prefsync_audit.cli._app import (
 )
 from prefsync_audit.cli._options import AllowOutsidePaths
 from prefsync_audit.errors import AuditError
+from prefsync_audit.memory import keep_freed_memory as _keep_freed_memory
 
 if TYPE_CHECKING:
     from prefsync_audit.audit import AuditResult
@@ -97,6 +98,15 @@ def run(
             "since the previous run.",
         ),
     ] = None,
+    keep_freed_memory: Annotated[
+        bool,
+        typer.Option(
+            "--keep-freed-memory",
+            help="Keep memory the audit frees for its own reuse instead of returning it "
+            "to the system (glibc): faster for large exports on virtual machines that "
+            "hand free memory to their host, at a higher peak (docs/benchmarks.md).",
+        ),
+    ] = False,
     allow_outside_paths: AllowOutsidePaths = False,
 ) -> None:
     """Run the audit and print its summary.
@@ -110,6 +120,11 @@ def run(
 
     if save_canonical and output is None:
         raise AuditError("--save-canonical needs --output DIR")
+    if keep_freed_memory and not _keep_freed_memory():
+        print(
+            "prefsync-audit: --keep-freed-memory has no effect here (the C library is not glibc)",
+            file=sys.stderr,
+        )
     from prefsync_audit.config import load_config
 
     loaded = load_config(config, allow_outside_paths=allow_outside_paths)

@@ -1,0 +1,59 @@
+"""Keeping freed memory in the process, for ``run --keep-freed-memory``.
+
+On a virtual machine whose kernel hands free memory back to its host (virtio
+balloon free page reporting, common on cloud machines), memory the audit frees
+and takes again a few seconds later costs a fault in the host on each first
+touch: on the benchmark machine, 2.8 s per GiB against 0.1 s for memory the
+process still holds. A large audit frees and allocates gigabytes between its
+steps, and the longer the steps (the larger the exports), the more of that
+memory is handed back before it is taken again (``docs/benchmarks.md``).
+
+Keeping freed memory for reuse avoids those faults, at the cost of a higher
+peak: the process keeps what it freed. It is a choice for the whole process,
+so only the command line makes it, before the audit allocates anything.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+
+#: glibc's ``mallopt`` parameters (``malloc.h``).
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_MAX = -4
+#: The largest trim threshold ``mallopt`` takes (an ``int``): freed memory at
+#: the top of the heap is returned only past 2 GiB.
+_KEEP_AT_TOP = 2**31 - 1
+
+
+def keep_freed_memory() -> bool:
+    """Make glibc's malloc keep freed memory (large blocks from the heap, not
+    mapped and unmapped each time; the heap not trimmed) and Arrow allocate
+    through it. Returns False, changing nothing, where the C library is not
+    glibc (macOS, Windows, musl)."""
+    mallopt = _glibc_mallopt()
+    if mallopt is None:
+        return False
+    if not (mallopt(_M_MMAP_MAX, 0) and mallopt(_M_TRIM_THRESHOLD, _KEEP_AT_TOP)):
+        return False
+    import pyarrow as pa
+
+    # Arrow's own allocator (mimalloc) returns freed memory after milliseconds,
+    # and can be told otherwise only by environment variables read when it loads.
+    pa.set_memory_pool(pa.system_memory_pool())
+    return True
+
+
+def _glibc_mallopt():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None)  # the C library the interpreter runs on
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return None
+    if not hasattr(libc, "gnu_get_libc_version"):  # musl's mallopt does nothing
+        return None
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return mallopt
