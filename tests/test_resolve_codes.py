@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -198,3 +199,26 @@ def test_hashed_unmatched_counts_persons_in_one_system():
         {"system": "ads", "hashed_records": 2, "unmatched": 1},
         {"system": "shop", "hashed_records": 1, "unmatched": 1},
     ]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [sha(f"u{i % 7}@x.com") for i in range(50)],
+        ["b", "a", "b", "é", "a", "𝒳", "b"],
+        ["a", None, "a"],  # not all text: pandas' own hashing
+        ["ok", "\udc80", "ok"],  # a lone surrogate cannot go to Arrow
+        [],
+    ],
+)
+def test_text_factorized_in_arrow_as_pandas_factorizes_it(values):
+    from prefsync_audit.resolve import _factorize_text
+
+    array = np.array(values, dtype=object)
+    codes, distinct = _factorize_text(array)
+    expected_codes, expected_distinct = pd.factorize(array)
+    assert codes.tolist() == expected_codes.tolist()
+    assert list(distinct) == list(expected_distinct)
+    # The distinct values are the array's own objects (first occurrences), not copies.
+    for code in range(len(distinct)):
+        assert distinct[code] is array[list(codes).index(code)]
