@@ -91,7 +91,8 @@ class DelimitedBytes:
     path: Path | None = None
 
     def whole(self) -> bytes:
-        """All the bytes (read from disk for a scanned file: for error messages)."""
+        """All the bytes (read from disk again for a scanned file: for error
+        messages and a header row longer than the head)."""
         if self.data is not None:
             return self.data
         assert self.path is not None

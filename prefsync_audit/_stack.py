@@ -80,7 +80,7 @@ def _categorical(pieces: list[pd.Series], categories: Sequence[str] | None) -> p
     codes = np.concatenate(
         [
             lookup(joined[start : start + len(uniques)], piece_codes, -1)
-            for (piece_codes, uniques), start in zip(coded, starts, strict=False)
+            for (piece_codes, uniques), start in zip(coded, starts[:-1], strict=True)
         ]
         or [np.array([], dtype=np.intp)]
     )
