@@ -148,7 +148,7 @@ def scan_file(path: Path, options: CsvOptions) -> tuple[DelimitedBytes, str]:
                     head += bytes(view[: min(length, HEAD - size)])
                 size += length
     except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise InputError.unreadable(path, exc) from None
     start = _bom_length(head)
     _refuse_utf16(head[start : start + 4096], path)
     return DelimitedBytes(size, quotes, has_nul, head, path=path), digest.hexdigest()
@@ -158,7 +158,7 @@ def _read_file(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise InputError.unreadable(path, exc) from None
 
 
 def parse_delimited(

@@ -31,6 +31,12 @@ class ConfigError(AuditError):
 class InputError(AuditError):
     """An export cannot be read at all: names the file and the place."""
 
+    @classmethod
+    def unreadable(cls, path: object, exc: OSError) -> InputError:
+        """The operating system would not read the file (missing, a folder, no
+        permission)."""
+        return cls(f"{path}: cannot read: {exc.strerror or exc}")
+
 
 class SignalDecodeError(AuditError, ValueError):
     """A consent string (TCF, GPP, US Privacy, GPC, Consent Mode) is malformed.

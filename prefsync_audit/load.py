@@ -167,7 +167,7 @@ def stored_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise InputError.unreadable(path, exc) from None
 
 
 def read_bytes(path: Path, data: bytes | None = None) -> bytes:
