@@ -23,6 +23,8 @@ are matched once among themselves and never per row.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -79,23 +81,48 @@ def key_universe(
 
 
 def _row_keys(frame: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, str, str]]]:
-    """Each row's key as a code into the distinct keys (in order of first appearance)."""
-    # Factorize each key part (cheap on categoricals), combine the part codes
+    """Each row's key as a code into the distinct keys."""
+    # Code each key part (a categorical's own codes), combine the part codes
     # into one integer, and decode only the few distinct combinations.
-    combined = np.zeros(len(frame), dtype=np.int64)
-    part_uniques = []
-    for part in KEY:
-        part_codes, uniques = pd.factorize(frame[part], use_na_sentinel=False)
-        combined = combined * (len(uniques) + 1) + part_codes
-        part_uniques.append(np.asarray(uniques, dtype=object))
-    key_of_row, distinct = pd.factorize(combined)
+    coded = [_part_codes(frame[part]) for part in KEY]
+    part_uniques = [uniques for _, uniques in coded]
+    # Narrow integers when the combinations fit: the rows are tens of millions.
+    combinations = math.prod(len(uniques) + 1 for uniques in part_uniques)
+    dtype = np.int32 if combinations < np.iinfo(np.int32).max else np.int64
+    combined = np.zeros(len(frame), dtype=dtype)
+    for part_codes, uniques in coded:
+        combined = combined * (len(uniques) + 1) + part_codes.astype(dtype, copy=False)
+    if len(frame) and combinations < _DENSE_KEYS:
+        # Few possible combinations (categoricals): numbered by value, without a hash table.
+        present = np.bincount(combined, minlength=1) > 0
+        key_of_row = (np.cumsum(present) - 1)[combined]
+        distinct = np.flatnonzero(present)
+    else:
+        key_of_row, distinct = pd.factorize(combined)
     parts = []
     remainder = np.asarray(distinct, dtype=np.int64)
     for uniques in reversed(part_uniques):
         parts.append(uniques[remainder % (len(uniques) + 1)])
         remainder = remainder // (len(uniques) + 1)
     keys = list(zip(*reversed(parts), strict=True))
-    return key_of_row.astype(np.int64), keys
+    return key_of_row, keys
+
+
+#: Combined key codes below this are numbered through a dense table.
+_DENSE_KEYS = 1 << 20
+
+
+def _part_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(column, use_na_sentinel=False)`` (a missing value is one of
+    the uniques), read from a categorical's codes where it is one; a categorical's
+    uniques are all its categories, used or not."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        codes, uniques = pd.factorize(column, use_na_sentinel=False)
+        return codes, np.asarray(uniques, dtype=object)
+    categories = np.asarray(column.cat.categories, dtype=object)
+    codes = column.cat.codes.to_numpy()
+    codes = np.where(codes < 0, len(categories), codes)
+    return codes, np.append(categories, np.nan)
 
 
 def _key_frame(
@@ -132,9 +159,9 @@ class _KeyCodes:
         self.specificity = np.array([sum(p != ANY for p in key) for key in self.keys], np.int8)
         id_of = {key: code for code, key in enumerate(self.keys)}
         self.rows = [
-            np.array([id_of[key] for key in keys], dtype=np.int64)[key_of_row]
+            np.array([id_of[key] for key in keys], dtype=np.int32)[key_of_row]
             if keys
-            else np.zeros(0, dtype=np.int64)
+            else np.zeros(0, dtype=np.int32)
             for key_of_row, keys in row_keys
         ]
 
@@ -246,11 +273,54 @@ def _drop_overridden_grants(
     return idx[denial | (specificity >= narrowest_denial)]
 
 
+#: Observations evaluated at a time, about (whole persons at a time). A batch's
+#: arrays (8 MiB per int64 column) come from the heap that the batch before
+#: freed: glibc maps arrays over 32 MiB afresh from the kernel for each
+#: allocation, which then clears every page again, and on a machine that hands
+#: memory free for a few seconds back to its host, faults it in there too
+#: (``docs/benchmarks.md``). At 5M persons evaluation took 29 s so, 38 s in
+#: batches of 4M rows, 42 s in one.
+BATCH_ROWS = 1 << 20
+
+
+@dataclass
+class _Observed:
+    """The integer columns evaluation reads, one entry per observation."""
+
+    person: np.ndarray
+    key: np.ndarray  # key id of the observation's own key
+    system: np.ndarray  # int16
+    state: np.ndarray  # int8
+    t: np.ndarray
+    record_key: np.ndarray
+    evidence: np.ndarray  # bool: a capture source or a proof
+
+    def take(self, rows: np.ndarray) -> _Observed:
+        """These observations only, in the given order."""
+        return _Observed(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
+
+
+def _observed(observations: pd.DataFrame, codes: _KeyCodes) -> _Observed:
+    """``observations`` as integer columns; ``codes`` built from (observations, keys)."""
+    state_codes, state_names = column_codes(observations["state"])
+    state_of_name = np.array([_STATE_CODE.get(n, _UNKNOWN) for n in state_names], np.int64)
+    # Small codes in small integers: the pairs made of them are the largest arrays of a run.
+    return _Observed(
+        person=observations["person_id"].to_numpy(dtype=np.int64),
+        key=codes.rows[0].astype(np.int32, copy=False),
+        system=observations["system"].cat.codes.to_numpy().astype(np.int16),
+        state=lookup(state_of_name, state_codes, _UNKNOWN).astype(np.int8),
+        t=_time_values(observations["updated_at"]),
+        record_key=observations["record_key"].to_numpy(dtype=np.int64),
+        evidence=_has_evidence(observations),
+    )
+
+
 @dataclass
 class _Pairs:
     """Each (observation, key it applies to) pair, as parallel arrays."""
 
-    row: np.ndarray  # position in the observations frame
+    row: np.ndarray  # position of the observation in the ``_Observed`` it came from
     key: np.ndarray  # key id the observation applies to (int32)
     person: np.ndarray
     pk: np.ndarray  # person * n_keys + key: the (person, key) group
@@ -259,47 +329,48 @@ class _Pairs:
     t: np.ndarray
     specificity: np.ndarray  # of the observation's own key (int8)
     record_key: np.ndarray
+    evidence: np.ndarray
 
     def take(self, order: np.ndarray) -> _Pairs:
         """The pairs in the given order."""
         return _Pairs(**{f.name: getattr(self, f.name)[order] for f in fields(self)})
 
 
-def _pairs(observations: pd.DataFrame, keys: pd.DataFrame, codes: _KeyCodes) -> _Pairs:
-    """The pairs; ``codes`` built from (observations, keys)."""
+def _pairs(observed: _Observed, universe: np.ndarray, codes: _KeyCodes) -> _Pairs:
+    """The pairs whose (person, key) is in ``universe`` (as person * n_keys + key)."""
     n_keys = len(codes.keys)
-    obs_key, key_of_universe = codes.rows
-    person = observations["person_id"].to_numpy(dtype=np.int64)
+    obs_key = observed.key
     covers = codes.covers()
     # Each observation pairs with every key its own key covers...
     targets_of = [np.flatnonzero(covers[o]) for o in range(n_keys)]
     counts = np.array([len(t) for t in targets_of], dtype=np.int64)[obs_key]
-    row = np.repeat(np.arange(len(observations), dtype=np.int64), counts)
+    row = np.repeat(np.arange(len(obs_key), dtype=np.int64), counts)
     offsets = np.r_[0, np.cumsum(counts)[:-1]] if len(counts) else np.array([], np.int64)
     position = np.arange(len(row), dtype=np.int64) - np.repeat(offsets, counts)
     flat_targets = np.concatenate(targets_of) if targets_of else np.array([], np.int64)
     starts = np.r_[0, np.cumsum([len(t) for t in targets_of])[:-1]].astype(np.int64)
     key = flat_targets[starts[obs_key[row]] + position] if len(row) else row
-    pk = person[row] * n_keys + key
+    pk = observed.person[row] * n_keys + key
     # ...that its person is evaluated on.
-    universe = keys["person_id"].to_numpy(dtype=np.int64) * n_keys + key_of_universe
     keep = pd.Series(pk).isin(universe).to_numpy()  # a hash lookup, no sort
     row, key, pk = row[keep], key[keep], pk[keep]
-    state_codes, state_names = column_codes(observations["state"])
-    state_of_name = np.array([_STATE_CODE.get(n, _UNKNOWN) for n in state_names], np.int64)
-    state = lookup(state_of_name, state_codes, _UNKNOWN)
-    # Small codes in small integers: the pairs are the largest arrays of a run.
     return _Pairs(
         row=row,
         key=key.astype(np.int32),
-        person=person[row],
+        person=observed.person[row],
         pk=pk,
-        system=observations["system"].cat.codes.to_numpy().astype(np.int16)[row],
-        state=state.astype(np.int8)[row],
-        t=_time_values(observations["updated_at"])[row],
+        system=observed.system[row],
+        state=observed.state[row],
+        t=observed.t[row],
         specificity=codes.specificity[obs_key][row],
-        record_key=observations["record_key"].to_numpy(dtype=np.int64)[row],
+        record_key=observed.record_key[row],
+        evidence=observed.evidence[row],
     )
+
+
+def _universe(keys: pd.DataFrame, codes: _KeyCodes) -> np.ndarray:
+    """Each (person, key) to evaluate as person * n_keys + key."""
+    return keys["person_id"].to_numpy(dtype=np.int64) * len(codes.keys) + codes.rows[1]
 
 
 def expand_to_keys(observations: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
@@ -309,7 +380,7 @@ def expand_to_keys(observations: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFra
     observations = observations.reset_index(drop=True)
     if not isinstance(observations["system"].dtype, pd.CategoricalDtype):
         observations = observations.assign(system=observations["system"].astype("category"))
-    pairs = _pairs(observations, keys, codes)
+    pairs = _pairs(_observed(observations, codes), _universe(keys, codes), codes)
     obs = observations.iloc[pairs.row].rename(columns={k: f"obs_{k}" for k in KEY})
     obs = obs.reset_index(drop=True)
     target = codes.table.iloc[pairs.key].reset_index(drop=True)
@@ -331,16 +402,56 @@ def evaluate(observations: pd.DataFrame, keys: pd.DataFrame, config: AuditConfig
         )
     systems = list(observations["system"].cat.categories)
     codes = _KeyCodes(observations, keys)
-    pairs = _pairs(observations, keys, codes)
-    # One sort, by (person, key, system): every later step reduces over
-    # contiguous groups of it (a person's key, or a system's word on it).
-    pairs = pairs.take(np.argsort(_system_group(pairs, systems), kind="stable"))
-    authority = _authority_codes(codes.keys, config, systems)[pairs.key]
-    evidence = _has_evidence(observations)[pairs.row]
+    observed = _observed(observations, codes)
+    universe = _universe(keys, codes)
+    authority_of_key = _authority_codes(codes.keys, config, systems)
+    expected, system_states = [], []
+    # A person's observations and keys are evaluated together, apart from
+    # everyone else's: persons are split into batches of about BATCH_ROWS rows.
+    for observed_rows, universe_rows in _person_batches(
+        observed.person, universe // max(len(codes.keys), 1)
+    ):
+        pairs = _pairs(observed.take(observed_rows), universe[universe_rows], codes)
+        # One sort, by (person, key, system): every later step reduces over
+        # contiguous groups of it (a person's key, or a system's word on it).
+        pairs = pairs.take(np.argsort(_system_group(pairs, systems), kind="stable"))
+        system_states.append(_system_states(pairs, systems))
+        expected.append(
+            _expected(pairs, authority_of_key[pairs.key], universe[universe_rows], codes, config)
+        )
+        del pairs
+    # The frames are made once, from the batches' arrays: text columns made per
+    # batch would be copied object by object when joined.
+    return Evaluation(
+        _expected_frame(_joined(expected), codes, config, systems),
+        _states_frame(_joined(system_states), codes, systems),
+    )
 
-    system_states = _system_states(pairs, codes, systems)
-    expected = _expected(pairs, authority, evidence, keys, codes, config, systems)
-    return Evaluation(expected, system_states)
+
+def _joined(batches: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {name: np.concatenate([batch[name] for batch in batches]) for name in batches[0]}
+
+
+def _person_batches(
+    person: np.ndarray, universe_person: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Positions of the observations and of the (person, key) pairs of each batch of
+    persons, every person in one batch, each batch's positions in ascending order."""
+    if len(person) <= BATCH_ROWS:
+        yield np.arange(len(person)), np.arange(len(universe_person))
+        return
+    size = int(max(person.max(initial=0), universe_person.max(initial=0))) + 1
+    rows_per_person = np.bincount(person, minlength=size)
+    # A person joins the batch its first row falls in (persons in id order), so a
+    # batch passes BATCH_ROWS by at most its last person's rows; a person of more
+    # rows than that makes a batch of its own (the numbers skipped are closed up).
+    batch_of_person = (np.cumsum(rows_per_person) - rows_per_person) // BATCH_ROWS
+    batch_of_person = np.r_[0, np.cumsum(np.diff(batch_of_person) > 0)].astype(np.int32)
+    observed_batch = batch_of_person[person]
+    universe_batch = batch_of_person[universe_person]
+    # A pass per batch: cheaper than sorting the rows by batch, as batches are few.
+    for batch in range(int(batch_of_person[-1]) + 1):
+        yield np.flatnonzero(observed_batch == batch), np.flatnonzero(universe_batch == batch)
 
 
 def _has_evidence(observations: pd.DataFrame) -> np.ndarray:
@@ -373,8 +484,9 @@ def _system_group(pairs: _Pairs, systems: list[str]) -> np.ndarray:
     return pairs.pk * max(len(systems), 1) + pairs.system
 
 
-def _system_states(pairs: _Pairs, codes: _KeyCodes, systems: list[str]) -> pd.DataFrame:
-    """Each system's state per (person, key); ``pairs`` sorted by (person, key, system)."""
+def _system_states(pairs: _Pairs, systems: list[str]) -> dict[str, np.ndarray]:
+    """Each system's state per (person, key), sorted so; ``pairs`` sorted by
+    (person, key, system)."""
     group = _system_group(pairs, systems)
     known = pairs.state != _UNKNOWN
     denial = pairs.state == _DENIED
@@ -386,30 +498,52 @@ def _system_states(pairs: _Pairs, codes: _KeyCodes, systems: list[str]) -> pd.Da
 
     # A system whose only word on the key is an unknown value holds it as unknown.
     unknown = np.flatnonzero(~known)
-    unknown = unknown[~np.isin(group[unknown], group[latest])]
+    unknown = unknown[~_sorted_isin(group[unknown], group[latest])]
     unknown = unknown[
         _pick(group[unknown], [pairs.t[unknown], pairs.record_key[unknown]], last=True)
     ]
 
     chosen = np.r_[latest, unknown].astype(np.int64)
     chosen = chosen[np.argsort(group[chosen])]
-    states = _key_frame(pairs.person[chosen], pairs.key[chosen], codes.keys)
-    states["system"] = pd.Categorical.from_codes(pairs.system[chosen], categories=systems)
-    states["actual_state"] = _text(_STATE_NAME, pairs.state[chosen])
-    states["system_updated_at"] = _utc(pairs.t[chosen])
-    states["record_key"] = pairs.record_key[chosen]
+    return {
+        "person": pairs.person[chosen],
+        "key": pairs.key[chosen],
+        "system": pairs.system[chosen],
+        "state": pairs.state[chosen],
+        "t": pairs.t[chosen],
+        "record_key": pairs.record_key[chosen],
+    }
+
+
+def _sorted_isin(values: np.ndarray, sorted_table: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_table)`` for a table sorted ascending."""
+    if not len(sorted_table):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_table, values), len(sorted_table) - 1)
+    return sorted_table[at] == values
+
+
+def _states_frame(
+    columns: dict[str, np.ndarray], codes: _KeyCodes, systems: list[str]
+) -> pd.DataFrame:
+    states = _key_frame(columns["person"], columns["key"], codes.keys)
+    states["system"] = pd.Categorical.from_codes(columns["system"], categories=systems)
+    states["actual_state"] = _text(_STATE_NAME, columns["state"])
+    states["system_updated_at"] = _utc(columns["t"])
+    states["record_key"] = columns["record_key"]
     return states
 
 
 def _expected(
     pairs: _Pairs,
     authority: np.ndarray,
-    evidence: np.ndarray,
-    keys: pd.DataFrame,
+    universe: np.ndarray,
     codes: _KeyCodes,
     config: AuditConfig,
-    systems: list[str],
-) -> pd.DataFrame:
+) -> dict[str, np.ndarray]:
+    """The expected state of each (person, key) of ``universe`` (person * n_keys +
+    key), sorted so, from its pairs (sorted by person, key and system);
+    ``authority`` is the authority code of each pair's key."""
     denial = pairs.state == _DENIED
     known = pairs.state != _UNKNOWN
     from_authority = (authority == NO_AUTHORITY) | (pairs.system == authority)
@@ -420,7 +554,7 @@ def _expected(
         denial_time = np.where(denial[idx], pairs.t[idx], np.iinfo(np.int64).max)
         first_denial = _segment(denial_time, group, np.minimum)
         later_grant = ~denial[idx] & (pairs.t[idx] > first_denial)
-        idx = idx[~later_grant | evidence[idx]]
+        idx = idx[~later_grant | pairs.evidence[idx]]
     idx = _drop_overridden_grants(idx, pairs.pk[idx], denial[idx], pairs.specificity[idx])
 
     group = pairs.pk[idx]
@@ -453,31 +587,40 @@ def _expected(
 
     # The (person, key) pairs to evaluate, sorted by person then key: one sort of
     # their combined integer (each pair is there once).
-    n_keys = max(len(codes.keys), 1)
-    pk = np.sort(keys["person_id"].to_numpy(dtype=np.int64) * n_keys + codes.rows[1])
-    universe_key = pk % n_keys
-    expected = _key_frame(pk // n_keys, universe_key, codes.keys)
-
-    state = np.full(len(pk), _UNKNOWN, dtype=np.int64)
-    at = np.searchsorted(pk, pairs.pk[decided])
-    state[at] = pairs.state[decided]
-    expected["expected_state"] = _text(_STATE_NAME, state)
+    pk = np.sort(universe)
+    state = np.full(len(pk), _UNKNOWN, dtype=np.int8)
+    state[np.searchsorted(pk, pairs.pk[decided])] = pairs.state[decided]
     deciding_time = np.full(len(pk), UNTIMED, dtype=np.int64)
-    deciding_system = np.full(len(pk), -1, dtype=np.int64)
+    deciding_system = np.full(len(pk), -1, dtype=np.int16)
     at = np.searchsorted(pk, pairs.pk[deciding])
     deciding_time[at] = pairs.t[deciding]
     deciding_system[at] = pairs.system[deciding]
-    names = np.array([*systems, None], dtype=object)
-    expected["deciding_at"] = _utc(deciding_time)
-    expected["deciding_system"] = _text(names, deciding_system)
-
-    authority_of_key = np.array(_authority_names(codes.keys, config), dtype=object)
-    expected["authority_system"] = _text(authority_of_key, universe_key)
     # The authority's own latest word on the key, whatever it said.
     from_auth = np.flatnonzero(known & (pairs.system == authority))
     latest_time = np.full(len(pk), UNTIMED, dtype=np.int64)
     if len(from_auth):
         at = np.searchsorted(pk, pairs.pk[from_auth])
         np.maximum.at(latest_time, at, pairs.t[from_auth])
-    expected["authority_updated_at"] = _utc(latest_time)
+    return {
+        "pk": pk,
+        "state": state,
+        "deciding_time": deciding_time,
+        "deciding_system": deciding_system,
+        "authority_time": latest_time,
+    }
+
+
+def _expected_frame(
+    columns: dict[str, np.ndarray], codes: _KeyCodes, config: AuditConfig, systems: list[str]
+) -> pd.DataFrame:
+    n_keys = max(len(codes.keys), 1)
+    universe_key = columns["pk"] % n_keys
+    expected = _key_frame(columns["pk"] // n_keys, universe_key, codes.keys)
+    expected["expected_state"] = _text(_STATE_NAME, columns["state"])
+    expected["deciding_at"] = _utc(columns["deciding_time"])
+    names = np.array([*systems, None], dtype=object)
+    expected["deciding_system"] = _text(names, columns["deciding_system"])
+    authority_of_key = np.array(_authority_names(codes.keys, config), dtype=object)
+    expected["authority_system"] = _text(authority_of_key, universe_key)
+    expected["authority_updated_at"] = _utc(columns["authority_time"])
     return expected

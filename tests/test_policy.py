@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
+from prefsync_audit import policy
 from prefsync_audit._model import parse_key
 from prefsync_audit.config import AuditConfig
 from prefsync_audit.policy import (
@@ -170,6 +172,76 @@ def test_persons_are_evaluated_independently():
         [1, "denied", "esp"],
         [2, "granted", "cmp"],
     ]
+
+
+def random_observations(persons: int, seed: int) -> pd.DataFrame:
+    """Several observations per person: keys broad and narrow, every state, ties in
+    time, untimed rows, and evidence on some grants."""
+    rng = np.random.default_rng(seed)
+    n = persons * 4
+    keys = ["marketing/email", "marketing/*", "*/*", "advertising/web", "marketing/sms"]
+    times = pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01", None], utc=True)
+    items = [
+        {
+            "person_id": int(person),
+            "system": str(system),
+            "key": keys[key],
+            "state": str(state),
+            "updated_at": times[time],
+            "capture_source": "Preference Center" if evidence else None,
+        }
+        for person, system, key, state, time, evidence in zip(
+            rng.integers(1, persons + 1, n),
+            rng.choice(["crm", "esp", "cmp"], n),
+            rng.integers(0, len(keys), n),
+            rng.choice(["granted", "denied", "unknown"], n),
+            rng.integers(0, len(times), n),
+            rng.random(n) < 0.3,
+            strict=True,
+        )
+    ]
+    return observations_frame(items)
+
+
+def test_batches_of_persons_evaluate_as_one(monkeypatch):
+    observations = random_observations(persons=300, seed=7)
+    config = make_config(
+        {"crm", "esp", "cmp"}, {"marketing/*": "cmp"}, must_hold={"esp": ["marketing/email"]}
+    )
+    persons = observations[["system", "person_id"]].drop_duplicates()
+    persons["system"] = persons["system"].astype(str)
+    keys = key_universe(observations, persons, config)
+    whole = evaluate(observations, keys, config)
+    monkeypatch.setattr(policy, "BATCH_ROWS", 50)
+    batches = list(
+        policy._person_batches(observations["person_id"].to_numpy(), keys["person_id"].to_numpy())
+    )
+    assert len(batches) > 10
+    batched = evaluate(observations, keys, config)
+    pd.testing.assert_frame_equal(batched.expected, whole.expected)
+    pd.testing.assert_frame_equal(batched.system_states, whole.system_states)
+    assert whole.expected["expected_state"].nunique() == 3
+
+
+def test_person_batches_hold_each_person_once_in_order(monkeypatch):
+    monkeypatch.setattr(policy, "BATCH_ROWS", 4)
+    # Person 9 holds more rows than two batches; person 5 has none, only a key.
+    person = np.array([3, 1, 1, 7, 3, 2, 9, 9, 9, 9, 9, 9, 1, 4, 9, 9, 9, 9])
+    universe_person = np.array([1, 2, 3, 4, 7, 9, 1, 5])
+    batches = list(policy._person_batches(person, universe_person))
+    seen_rows, seen_universe, persons_of = [], [], []
+    for rows, universe_rows in batches:
+        assert (np.diff(rows) > 0).all() and (np.diff(universe_rows) > 0).all()
+        seen_rows += rows.tolist()
+        seen_universe += universe_rows.tolist()
+        persons_of.append(set(person[rows]) | set(universe_person[universe_rows]))
+    assert sorted(seen_rows) == list(range(len(person)))
+    assert sorted(seen_universe) == list(range(len(universe_person)))
+    # No person in two batches; a batch passes BATCH_ROWS only by its last person.
+    assert sum(len(p) for p in persons_of) == len(set().union(*persons_of))
+    # Persons 1 and 2 (4 rows), then 3, 4, 5 and 7 (4), then 9 alone (10).
+    assert [len(rows) for rows, _ in batches] == [4, 4, 10]
+    assert [len(rows) for _, rows in batches] == [3, 4, 1]
 
 
 def test_key_universe_adds_must_hold_keys():
