@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -129,6 +130,27 @@ class _Columns:
         return pd.Series([spec.value] * len(self.frame), index=self.frame.index, dtype="object")
 
 
+#: Rows mapped at a time. A batch's columns (8 MiB per column of objects or
+#: int64) come from the heap the batch before freed, where a whole file's columns
+#: of tens of millions of rows would each be mapped afresh from the kernel and
+#: cleared again (see ``policy.BATCH_ROWS``).
+BATCH_ROWS = 1 << 20
+
+
+@dataclass
+class _Batch:
+    """What one batch of a file's rows maps to (record keys file-local)."""
+
+    records: pd.DataFrame
+    observations: list[tuple[int, pd.DataFrame]]
+    """Per preference rule (its position in the mapping): its observations."""
+    unmapped: list[tuple[int, pd.DataFrame]]
+    quarantined: pd.DataFrame
+    invalid_identifiers: dict[str, int]
+    rows_mapped: int
+    rows_ignored: int
+
+
 def map_file(
     table: RawTable, mapping: Mapping, identity: IdentityConfig, strict_columns: bool
 ) -> MappedFile:
@@ -138,6 +160,69 @@ def map_file(
     Parquet); for JSON a missing key just means no value.
     """
     frame = table.frame.reset_index(drop=True)
+    batches: list[_Batch] = []
+    records_before = 0
+    for start, stop in _row_batches(frame, mapping):
+        rows = frame.iloc[start:stop].reset_index(drop=True)
+        batch = _map_rows(rows, table, mapping, identity, strict_columns, records_before)
+        records_before += len(batch.records)
+        batches.append(batch)
+
+    records = (
+        batches[0].records
+        if len(batches) == 1
+        else pd.concat([batch.records for batch in batches], ignore_index=True)
+    )
+    # Each rule's observations together, in the order of the rules, as one
+    # batch would give them.
+    observations = _in_rule_order(
+        [part for batch in batches for part in batch.observations], OBSERVATION_COLUMNS[1:]
+    )
+    unmapped = _in_rule_order(
+        [part for batch in batches for part in batch.unmapped], UNMAPPED_COLUMNS[2:]
+    )
+    quarantined = pd.concat([batch.quarantined for batch in batches], ignore_index=True)
+    if len(table.bad_rows):
+        bad = table.bad_rows.rename(columns={ROW: "source_row"})
+        quarantined = pd.concat([quarantined, bad], ignore_index=True)
+    quarantined = quarantined.sort_values("source_row", kind="stable").reset_index(drop=True)
+    invalid_counts = {
+        kind: sum(batch.invalid_identifiers[kind] for batch in batches)
+        for kind in batches[0].invalid_identifiers
+    }
+    accounting = {
+        "rows_read": table.rows_read,
+        "rows_mapped": sum(batch.rows_mapped for batch in batches),
+        "rows_quarantined": len(quarantined),
+        "rows_ignored": sum(batch.rows_ignored for batch in batches),
+    }
+    return MappedFile(records, observations, quarantined, unmapped, invalid_counts, accounting)
+
+
+def _row_batches(frame: pd.DataFrame, mapping: Mapping) -> list[tuple[int, int]]:
+    """(start, stop) of each batch of rows; with ``explode``, a source record's
+    rows (consecutive) in one batch."""
+    n = len(frame)
+    starts = np.arange(0, n, BATCH_ROWS)
+    if mapping.explode and len(starts) > 1:
+        source_rows = frame[ROW].to_numpy()
+        first_of_record = np.flatnonzero(np.r_[True, source_rows[1:] != source_rows[:-1]])
+        at = np.searchsorted(first_of_record, starts)
+        starts = np.unique(first_of_record[at[at < len(first_of_record)]])
+    bounds = [*starts.tolist(), n] if n else [0, 0]
+    return list(pairwise(bounds))
+
+
+def _map_rows(
+    frame: pd.DataFrame,
+    table: RawTable,
+    mapping: Mapping,
+    identity: IdentityConfig,
+    strict_columns: bool,
+    records_before: int,
+) -> _Batch:
+    """Map one batch of a file's rows (index 0…n-1); its records are numbered
+    from ``records_before``."""
     columns = _Columns(frame, strict_columns)
     n = len(frame)
     reasons = pd.Series([None] * n, dtype="object")
@@ -157,7 +242,7 @@ def map_file(
     observation_parts, unmapped_parts = [], []
     # With explode, rules that read no element field apply once per source record.
     per_record = bool(mapping.explode) and identifiers_are_per_record(mapping)
-    for rule in mapping.preferences:
+    for number, rule in enumerate(mapping.preferences):
         rule_time = (
             _timestamps(columns, rule.updated_at, reasons, n) if rule.updated_at else updated_at
         )
@@ -167,7 +252,7 @@ def map_file(
             observations, unmapped = _apply_rule(rule, columns, vocabularies)
         once = per_record and not reads_elements(rule, mapping.explode or "")
         if not unmapped.empty:
-            unmapped_parts.append((once, unmapped))
+            unmapped_parts.append((number, once, unmapped))
         if observations.empty:
             continue
         rows = observations["row"].to_numpy()
@@ -178,7 +263,7 @@ def map_file(
         rule_proof = columns.value(rule.proof) if rule.proof else proof
         # Proofs are ids: kept in Arrow when the reader left them there.
         observations["proof"] = rule_proof.array.take(rows)
-        observation_parts.append((once, observations))
+        observation_parts.append((number, once, observations))
 
     if columns.strict and columns.missing:
         missing = ", ".join(dict.fromkeys(columns.missing))
@@ -200,6 +285,7 @@ def map_file(
     else:
         positions = np.flatnonzero(usable)
         local_key[positions] = np.arange(len(positions))
+    local_key[local_key >= 0] += records_before
     records = identifiers.iloc[positions].reset_index(drop=True)
     records.insert(0, "source_row", source_rows[positions])
     record_ids = columns.get(mapping.record_id) if mapping.record_id else None
@@ -208,41 +294,34 @@ def map_file(
     )
 
     keep = {False: usable, True: first}
-    observations = _finish(
-        [(p, keep[once]) for once, p in observation_parts], OBSERVATION_COLUMNS[1:], local_key
-    )
-    unmapped = _finish(
-        [(p, keep[once]) for once, p in unmapped_parts], UNMAPPED_COLUMNS[2:], local_key
-    )
-
     quarantined = pd.DataFrame(
         {
-            "source_row": frame[ROW][reasons.notna()].to_numpy(),
+            "source_row": source_rows[reasons.notna().to_numpy()],
             "reason": reasons[reasons.notna()].to_numpy(),
         }
     )
-    if len(table.bad_rows):
-        bad = table.bad_rows.rename(columns={ROW: "source_row"})
-        quarantined = pd.concat([quarantined, bad], ignore_index=True)
-    quarantined = quarantined.sort_values("source_row", kind="stable").reset_index(drop=True)
-    accounting = {
-        "rows_read": table.rows_read,
-        "rows_mapped": int(usable.sum()),
-        "rows_quarantined": len(quarantined),
-        "rows_ignored": int(ignored.sum()),
-    }
-    return MappedFile(records, observations, quarantined, unmapped, invalid_counts, accounting)
+    return _Batch(
+        records,
+        [(number, _kept(p, keep[once], local_key)) for number, once, p in observation_parts],
+        [(number, _kept(p, keep[once], local_key)) for number, once, p in unmapped_parts],
+        quarantined,
+        invalid_counts,
+        int(usable.sum()),
+        int(ignored.sum()),
+    )
 
 
-def _finish(
-    parts: list[tuple[pd.DataFrame, np.ndarray]], columns: list[str], local_key: np.ndarray
-) -> pd.DataFrame:
-    """Concatenate rule outputs, keeping each part's rows where its mask is true."""
-    kept = []
-    for part, mask in parts:
-        rows = part["row"].to_numpy(dtype="int64")
-        kept.append(part[mask[rows]])
-    if not kept:
+def _kept(part: pd.DataFrame, mask: np.ndarray, local_key: np.ndarray) -> pd.DataFrame:
+    """A rule's rows where ``mask`` is true, keyed by record instead of row."""
+    rows = part["row"].to_numpy(dtype="int64")
+    kept = part[mask[rows]]
+    record_key = local_key[rows[mask[rows]]]
+    return kept.drop(columns="row").assign(record_key=record_key)
+
+
+def _in_rule_order(parts: list[tuple[int, pd.DataFrame]], columns: list[str]) -> pd.DataFrame:
+    """The parts of every batch, rule by rule (each rule's batches in order)."""
+    if not parts:
         # Typed like a full part: an object column here would make the
         # concatenation of every file's observations an object column.
         return pd.DataFrame(
@@ -254,10 +333,10 @@ def _finish(
                 },
             }
         )
-    combined = pd.concat(kept, ignore_index=True)
-    combined["row"] = combined["row"].astype("int64")
-    combined.insert(0, "record_key", local_key[combined["row"].to_numpy()])
-    return combined.drop(columns="row").reset_index(drop=True)[["record_key", *columns]]
+    # A stable sort: each rule's parts stay in batch order.
+    ordered = [part for _, part in sorted(parts, key=lambda numbered: numbered[0])]
+    combined = pd.concat(ordered, ignore_index=True)
+    return combined[["record_key", *columns]]
 
 
 def _ignored_rows(columns: _Columns, mapping: Mapping) -> pd.Series:
