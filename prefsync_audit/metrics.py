@@ -602,14 +602,26 @@ def identity_metrics(
     systems: list[str],
 ) -> dict[str, Any]:
     """Persons, records, and how well each system's records link to the others."""
-    person, persons = pd.factorize(person_of_record)
+    (person,) = _person_codes(person_of_record)
     system, names = column_codes(records["system"])
     # Distinct (person, system) pairs: the systems each person has records in.
     width = max(len(names), 1)
     paired = (person >= 0) & (system >= 0)
-    pairs = pd.unique(person[paired].astype(np.int64) * width + system[paired])
-    systems_per_person = np.bincount(pairs // width, minlength=len(persons))
+    pairs = person[paired].astype(np.int64) * width + system[paired]
+    bound = int(person.max()) + 1 if len(person) else 0
+    if bound * width <= max(DENSE_LIMIT, DENSE_BYTES_PER_ROW * len(pairs)):
+        # A flag per (person, system): a pass over memory, where hashing tens of
+        # millions of pairs misses the cache at each one.
+        seen = np.zeros(bound * width, dtype=bool)
+        seen[pairs] = True
+        pairs = np.flatnonzero(seen)
+    else:
+        pairs = pd.unique(pairs)
+    systems_per_person = np.bincount(pairs // width, minlength=bound)
     linked = lookup(systems_per_person > 1, person, False)
+    # Ids are below 4 × records (or codes): a flag per id.
+    present = np.zeros(bound, dtype=bool)
+    present[person[person >= 0]] = True
     records_of = np.bincount(system[system >= 0], minlength=width)
     persons_of = np.bincount(pairs % width, minlength=width)
     linked_of = np.bincount(system[linked & (system >= 0)], minlength=width)
@@ -627,7 +639,7 @@ def identity_metrics(
             "match_rate": _rate(linked_count, count),
         }
     return {
-        "persons": len(persons),
+        "persons": int(np.count_nonzero(present)),
         "records": len(person),
         "identity_conflicts": int(conflicts["person_id"].nunique()) if len(conflicts) else 0,
         "ignored_values": len(ignored),

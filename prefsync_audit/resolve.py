@@ -338,7 +338,7 @@ class _Links:
             # A column holds one value per record: only a record in several of the
             # kind's parts (``email`` and ``email#2``, a held hash and one derived
             # from the plain value) can repeat a link.
-            parts_of_row = np.zeros(self.n_records, dtype=np.int64)
+            parts_of_row = np.zeros(self.n_records, dtype=np.int16)
             for i in of_kind:
                 parts_of_row[self.parts[i].rows] += 1
             shared = np.concatenate(
@@ -350,7 +350,7 @@ class _Links:
             keep = np.ones(len(code), dtype=bool)
             keep[repeats] = False
             record_key, code = record_key[keep], code[keep]
-        return record_key.astype(np.int64, copy=False), code
+        return record_key, code
 
 
 def _first_occurrences(record_key: np.ndarray, code: np.ndarray) -> np.ndarray:
@@ -361,14 +361,22 @@ def _first_occurrences(record_key: np.ndarray, code: np.ndarray) -> np.ndarray:
     return ~pd.Series(pair).duplicated().to_numpy()
 
 
+def _index_type(bound: int) -> type[np.signedinteger]:
+    """int32 for positions and codes below ``bound``, if they fit it."""
+    return np.int32 if bound < np.iinfo(np.int32).max else np.int64
+
+
 def _link_codes(records: pd.DataFrame, kinds: list[str], profiles: dict[str, set[str]]) -> _Links:
     """Number each kind's values once; the hashes are derived from distinct plain values."""
-    record_key = records["record_key"].to_numpy()
     # A record may hold several values of a kind: ``kind``, ``kind#2``… (a
     # mapping identifier with ``repeated: true``); each one links.
     columns = {
         kind: [c for c in records.columns if c == kind or _is_repeat_of(c, kind)] for kind in kinds
     }
+    # Links are tens of millions at millions of persons: positions, keys and value
+    # codes in 32 bits where they fit (every value comes from a record's column).
+    index_type = _index_type(len(records) * (1 + sum(len(c) for c in columns.values())))
+    record_key = records["record_key"].to_numpy().astype(index_type, copy=False)
     kinds = [kind for kind in kinds if columns[kind]]
     rows_of: dict[str, np.ndarray] = {}
     plain_code_of: dict[str, np.ndarray] = {}
@@ -386,8 +394,8 @@ def _link_codes(records: pd.DataFrame, kinds: list[str], profiles: dict[str, set
         for column, column_codes in zip(
             columns[kind], np.split(codes, len(columns[kind])), strict=True
         ):
-            rows_of[column] = np.flatnonzero(column_codes >= 0)
-            plain_code_of[column] = column_codes[rows_of[column]]
+            rows_of[column] = np.flatnonzero(column_codes >= 0).astype(index_type)
+            plain_code_of[column] = column_codes[rows_of[column]].astype(index_type)
         sources.setdefault(kind, []).append(_Source(kind, None, np.asarray(uniques, dtype=object)))
     for kind in kinds:
         own = sources[kind][0].values
@@ -406,7 +414,7 @@ def _link_codes(records: pd.DataFrame, kinds: list[str], profiles: dict[str, set
             codes, distinct = np.arange(len(of_kind[0].values)), of_kind[0].values
         else:
             codes, distinct = _factorize_text(np.concatenate([source.values for source in of_kind]))
-        codes = codes + starts[-1]
+        codes = (codes + starts[-1]).astype(index_type)
         boundaries = np.cumsum([len(source.values) for source in of_kind])[:-1]
         for source, source_codes in zip(of_kind, np.split(codes, boundaries), strict=True):
             code_of[source.plain_kind, source.profile] = source_codes
@@ -491,7 +499,7 @@ def resolve_identities(
     # Records sharing a value are joined through one record holding it (any one):
     # a graph of records only. Components are numbered in the order of their first
     # record, as they would be with the values as nodes of their own.
-    holder = np.zeros(n_values, dtype=np.int64)
+    holder = np.zeros(n_values, dtype=record_of_link.dtype)
     holder[code_of_link] = record_of_link
     joined = holder[code_of_link]
     other = joined != record_of_link
