@@ -383,10 +383,15 @@ def _link_codes(records: pd.DataFrame, kinds: list[str], profiles: dict[str, set
     # The values of each kind: its own distinct values, and for ``X_sha256`` the
     # hash of each distinct X under each profile.
     sources: dict[str, list[_Source]] = {}
+    # A kind's distinct values as Arrow strings, where they came as such: sorting
+    # and searching them then needs no conversion back from Python strings.
+    arrow_values: dict[str, pa.Array] = {}
     for kind in kinds:
         # Missing values are coded -1.
         if len(columns[kind]) == 1:
             codes, uniques = pd.factorize(records[columns[kind][0]])
+            if isinstance(uniques.dtype, pd.StringDtype) and uniques.dtype.storage == "pyarrow":
+                arrow_values[kind] = pa.array(uniques.array, type=pa.large_string())
         else:
             codes, uniques = pd.factorize(
                 np.concatenate([records[c].to_numpy(dtype=object) for c in columns[kind]])
@@ -404,6 +409,8 @@ def _link_codes(records: pd.DataFrame, kinds: list[str], profiles: dict[str, set
             hashed = np.array([sha256_hex(text) for text in texts], dtype=object)
             sources.setdefault(f"{kind}_sha256", []).append(_Source(kind, profile, hashed))
 
+    # A kind holding hashes too derived from plain values has more values than its column.
+    arrow_values = {kind: v for kind, v in arrow_values.items() if len(sources[kind]) == 1}
     value_parts: list[np.ndarray] = []
     starts = [0]
     code_of: dict[tuple[str, str | None], np.ndarray] = {}
@@ -424,6 +431,7 @@ def _link_codes(records: pd.DataFrame, kinds: list[str], profiles: dict[str, set
         list(sources),
         np.asarray(starts, dtype=np.int64),
         np.concatenate(value_parts) if value_parts else np.array([], dtype=object),
+        arrow_values,
     )
 
     parts = []

@@ -14,6 +14,8 @@ from prefsync_audit.resolve import (
     _RE2_READS_AS_PYTHON,
     _RE2_SPELLINGS,
     DEFAULT_PLACEHOLDERS,
+    _arrow_strings,
+    _link_codes,
     hashed_unmatched,
     identifier_links,
     resolve_identities,
@@ -222,3 +224,26 @@ def test_text_factorized_in_arrow_as_pandas_factorizes_it(values):
     # The distinct values are the array's own objects (first occurrences), not copies.
     for code in range(len(distinct)):
         assert distinct[code] is array[list(codes).index(code)]
+
+
+def test_values_kept_in_arrow_are_the_kinds_values():
+    """A kind's values as Arrow strings, kept from its column where they came so,
+    are its values in code order; a kind that also holds hashes derived from
+    plain values keeps none from its column."""
+    frame = records(
+        [
+            {"email": "b@gmail.com", "email_sha256": sha("zz@x.com"), "customer_id": "C2"},
+            {"email": "a.b@gmail.com", "customer_id": "C1"},
+            {"email_sha256": sha("b@gmail.com"), "customer_id": "C2"},
+        ]
+    )
+    for column in ("email", "email_sha256", "customer_id"):
+        frame[column] = frame[column].astype("str")
+    kinds = ["customer_id", "email", "email_sha256"]
+    values = _link_codes(frame, kinds, {"email": {"google"}}).values
+    assert set(values._strings) == {"customer_id", "email"}
+    for kind in kinds:
+        start, stop = values.span(kind)
+        assert values.strings(kind).equals(_arrow_strings(values.value[start:stop]))
+    # Two held hashes (one of them also b@gmail.com's), and that of ab@gmail.com.
+    assert values.span("email_sha256")[1] - values.span("email_sha256")[0] == 3
