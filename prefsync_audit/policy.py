@@ -18,7 +18,8 @@ own state for the key.
 
 Everything runs on integer codes (person, key, system) with numpy sorts and
 segment reductions: preference keys are few, persons are millions, so keys
-are matched once among themselves and never per row.
+are matched once among themselves and never per row. No person's state
+depends on another's, so persons are evaluated in batches (``BATCH_ROWS``).
 """
 
 from __future__ import annotations
