@@ -314,9 +314,8 @@ def _map_rows(
 def _kept(part: pd.DataFrame, mask: np.ndarray, local_key: np.ndarray) -> pd.DataFrame:
     """A rule's rows where ``mask`` is true, keyed by record instead of row."""
     rows = part["row"].to_numpy(dtype="int64")
-    kept = part[mask[rows]]
-    record_key = local_key[rows[mask[rows]]]
-    return kept.drop(columns="row").assign(record_key=record_key)
+    keep = mask[rows]
+    return part[keep].drop(columns="row").assign(record_key=local_key[rows[keep]])
 
 
 def _in_rule_order(parts: list[tuple[int, pd.DataFrame]], columns: list[str]) -> pd.DataFrame:
