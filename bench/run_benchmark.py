@@ -286,6 +286,34 @@ def _seconds(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
+def median_run(runs: list[dict]) -> dict:
+    """The run of median end-to-end time (the faster middle one of an even
+    count); the first run if none finished."""
+    finished = sorted((run for run in runs if "seconds" in run), key=lambda run: run["seconds"])
+    if not finished:
+        return runs[0]
+    return finished[(len(finished) - 1) // 2]
+
+
+def fastest_run(runs: list[dict]) -> dict:
+    """The fastest read-only run (each is already the best of two passes)."""
+    finished = [run for run in runs if "seconds" in run]
+    return min(finished, key=lambda run: run["seconds"]) if finished else runs[0]
+
+
+def round_ratios(results: list[dict], small: int, large: int) -> list[float]:
+    """The large size's audit time over the small one's, round by round (the two
+    runs of a round are the closest in time)."""
+    runs = {entry["size"]: entry["audit_runs"] for entry in results if "audit_runs" in entry}
+    if small not in runs or large not in runs:
+        return []
+    return [
+        large_run["seconds"] / small_run["seconds"]
+        for small_run, large_run in zip(runs[small], runs[large], strict=True)
+        if "seconds" in small_run and "seconds" in large_run
+    ]
+
+
 def report(results: list[dict]) -> str:
     stages = [*STAGES, "other", "report"]
     header = [
@@ -339,6 +367,17 @@ def targets(results: list[dict]) -> list[str]:
         if 5_000_000 in by_size:
             scale = by_size[5_000_000]["seconds"] / one["seconds"]
             notes.append(f"5M / 1M time {scale:.2f}× (target ≤ {TARGETS['scaling_5m']}×)")
+            rounds = round_ratios(results, 1_000_000, 5_000_000)
+            if len(rounds) > 1:
+                listed = ", ".join(f"{ratio:.2f}×" for ratio in rounds)
+                notes.append(f"5M / 1M in each round: {listed}")
+    for entry in results:
+        times = [run["seconds"] for run in entry.get("audit_runs", []) if "seconds" in run]
+        if len(times) > 1:
+            listed = ", ".join(f"{seconds:.1f}" for seconds in times)
+            notes.append(
+                f"{entry['size']:,}: audit runs {listed} s (median {entry['audit']['seconds']:.1f})"
+            )
     for entry in results:
         read = entry["read_only"].get("seconds")
         if read and "seconds" in entry["audit"]:
@@ -367,6 +406,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="audit as `run --keep-freed-memory` does (freed memory kept for reuse)",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds over all sizes; the median audit of each size is reported",
+    )
     parser.add_argument("--child", choices=["read", "audit"], help=argparse.SUPPRESS)
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -379,19 +424,38 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
-    results = []
-    for i, size in enumerate(sizes):
-        folder, generated = ensure_scenario(args.cache, size, args.seed, args.format)
-        config = str(folder / "audit.yaml")
-        print(f"{size:,} persons: {folder}", file=sys.stderr, flush=True)
-        read = _child(["--child", "read", "--config", config], args.timeout)
-        extra = ["--profile", args.profile] if args.profile and i == 0 else []
-        extra += ["--keep-freed-memory"] if args.keep_freed_memory else []
-        audit = _child(["--child", "audit", "--config", config, *extra], args.timeout)
-        results.append(
-            {"size": size, "generate_seconds": generated, "read_only": read, "audit": audit}
-        )
-        print(f"  read {read}\n  audit {audit}", file=sys.stderr, flush=True)
+    configs, generated = {}, {}
+    for size in sizes:
+        folder, generated[size] = ensure_scenario(args.cache, size, args.seed, args.format)
+        configs[size] = str(folder / "audit.yaml")
+    reads: dict[int, list[dict]] = {size: [] for size in sizes}
+    audits: dict[int, list[dict]] = {size: [] for size in sizes}
+    # Rounds go through every size in turn, so that a drift of the machine's speed
+    # (shared hosts) falls on every size alike rather than on the last one.
+    for round_number in range(args.repeat):
+        for i, size in enumerate(sizes):
+            config = configs[size]
+            print(
+                f"{size:,} persons, round {round_number + 1}: {config}", file=sys.stderr, flush=True
+            )
+            read = _child(["--child", "read", "--config", config], args.timeout)
+            first = round_number == 0 and i == 0
+            extra = ["--profile", args.profile] if args.profile and first else []
+            extra += ["--keep-freed-memory"] if args.keep_freed_memory else []
+            audit = _child(["--child", "audit", "--config", config, *extra], args.timeout)
+            reads[size].append(read)
+            audits[size].append(audit)
+            print(f"  read {read}\n  audit {audit}", file=sys.stderr, flush=True)
+    results = [
+        {
+            "size": size,
+            "generate_seconds": generated[size],
+            "read_only": fastest_run(reads[size]),
+            "audit": median_run(audits[size]),
+            "audit_runs": audits[size],
+        }
+        for size in sizes
+    ]
     info = machine()
     print(
         f"machine: {info['cpu']}, {info['nproc']} CPUs, {info['memory_gib']} GiB, "

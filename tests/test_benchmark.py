@@ -1,0 +1,49 @@
+"""The benchmark script's summary of repeated rounds (its measurements are not tested)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+BENCH = Path(__file__).parent.parent / "bench" / "run_benchmark.py"
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("run_benchmark", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_median_run_is_the_middle_finished_run():
+    bench = _bench()
+    runs = [{"seconds": 50.0, "n": 1}, {"error": "timeout"}, {"seconds": 40.0, "n": 2}]
+    assert bench.median_run(runs)["n"] == 2  # the faster middle one of 40 and 50
+    runs.append({"seconds": 45.0, "n": 3})
+    assert bench.median_run(runs)["n"] == 3
+    assert bench.median_run([{"error": "failed"}]) == {"error": "failed"}
+
+
+def test_fastest_read_run():
+    bench = _bench()
+    assert bench.fastest_run([{"seconds": 2.0}, {"error": "x"}, {"seconds": 1.5}]) == {
+        "seconds": 1.5
+    }
+
+
+def test_round_ratios_pair_the_runs_of_each_round():
+    bench = _bench()
+    results = [
+        {"size": 1_000_000, "audit_runs": [{"seconds": 40.0}, {"seconds": 50.0}]},
+        {"size": 5_000_000, "audit_runs": [{"seconds": 200.0}, {"error": "timeout"}]},
+    ]
+    assert bench.round_ratios(results, 1_000_000, 5_000_000) == [5.0]
+    assert bench.round_ratios(results[:1], 1_000_000, 5_000_000) == []
+    summary = bench.targets(
+        [
+            {**results[0], "audit": {"seconds": 40.0, "peak_rss_gib": 3.0}, "read_only": {}},
+            {**results[1], "audit": {"seconds": 200.0}, "read_only": {}},
+        ]
+    )
+    assert "5M / 1M time 5.00× (target ≤ 5.5×)" in summary
+    assert "1,000,000: audit runs 40.0, 50.0 s (median 40.0)" in summary
