@@ -287,6 +287,26 @@ def _factorize_text(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.intp, copy=False), values[first]
 
 
+def _present_in_arrow(column: pd.Series) -> tuple[np.ndarray, np.ndarray, pa.Array] | None:
+    """For a column of Arrow text: the rows holding a value, the code of each one's
+    value, and the distinct values in order of first appearance (as
+    ``pd.factorize`` numbers them). Hashed in Arrow, with no code made for the
+    missing rows: most of an identifier column is missing where only one system
+    holds that kind. None for a column of any other type."""
+    if not (isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow"):
+        return None
+    chunks = pa.chunked_array(pa.array(column.array))
+    values = chunks.chunk(0) if chunks.num_chunks == 1 else chunks.combine_chunks()
+    encoded = pc.dictionary_encode(values)
+    codes = encoded.indices
+    if codes.null_count:
+        rows = np.flatnonzero(codes.is_valid().to_numpy(zero_copy_only=False))
+        codes = pc.drop_null(codes)
+    else:
+        rows = np.arange(len(codes))
+    return rows, codes.to_numpy(), encoded.dictionary.cast(pa.large_string())
+
+
 class _Source(NamedTuple):
     """Values of a kind: a plain kind's own (``profile`` None), or their hashes
     under ``profile``."""
@@ -387,20 +407,24 @@ def _link_codes(records: pd.DataFrame, kinds: list[str], profiles: dict[str, set
     # and searching them then needs no conversion back from Python strings.
     arrow_values: dict[str, pa.Array] = {}
     for kind in kinds:
-        # Missing values are coded -1.
-        if len(columns[kind]) == 1:
-            codes, uniques = pd.factorize(records[columns[kind][0]])
-            if isinstance(uniques.dtype, pd.StringDtype) and uniques.dtype.storage == "pyarrow":
-                arrow_values[kind] = pa.array(uniques.array, type=pa.large_string())
+        in_arrow = len(columns[kind]) == 1 and _present_in_arrow(records[columns[kind][0]])
+        if in_arrow:
+            column = columns[kind][0]
+            rows_of[column], plain_code_of[column], arrow_values[kind] = in_arrow
+            uniques = arrow_values[kind].to_numpy(zero_copy_only=False)
         else:
+            # Missing values are coded -1.
             codes, uniques = pd.factorize(
                 np.concatenate([records[c].to_numpy(dtype=object) for c in columns[kind]])
             )
-        for column, column_codes in zip(
-            columns[kind], np.split(codes, len(columns[kind])), strict=True
-        ):
-            rows_of[column] = np.flatnonzero(column_codes >= 0).astype(index_type)
-            plain_code_of[column] = column_codes[rows_of[column]].astype(index_type)
+            for column, column_codes in zip(
+                columns[kind], np.split(codes, len(columns[kind])), strict=True
+            ):
+                rows_of[column] = np.flatnonzero(column_codes >= 0)
+                plain_code_of[column] = column_codes[rows_of[column]]
+        for column in columns[kind]:
+            rows_of[column] = rows_of[column].astype(index_type, copy=False)
+            plain_code_of[column] = plain_code_of[column].astype(index_type, copy=False)
         sources.setdefault(kind, []).append(_Source(kind, None, np.asarray(uniques, dtype=object)))
     for kind in kinds:
         own = sources[kind][0].values

@@ -247,3 +247,19 @@ def test_values_kept_in_arrow_are_the_kinds_values():
         assert values.strings(kind).equals(_arrow_strings(values.value[start:stop]))
     # Two held hashes (one of them also b@gmail.com's), and that of ab@gmail.com.
     assert values.span("email_sha256")[1] - values.span("email_sha256")[0] == 3
+
+
+def test_present_values_coded_in_arrow_as_pandas_factorizes_them():
+    from prefsync_audit.resolve import _present_in_arrow
+
+    # Two chunks (as concatenated files give), missing values, an empty string.
+    first = pd.Series(["b", None, "a", "b", "", None], dtype="str")
+    column = pd.concat([first, pd.Series([None, "c", "a"], dtype="str")], ignore_index=True)
+    rows, codes, distinct = _present_in_arrow(column)
+    expected_codes, expected_distinct = pd.factorize(column)
+    assert rows.tolist() == np.flatnonzero(expected_codes >= 0).tolist()
+    assert codes.tolist() == expected_codes[expected_codes >= 0].tolist()
+    assert distinct.to_pylist() == list(expected_distinct)
+    assert _present_in_arrow(pd.Series(["a"], dtype=object)) is None
+    empty = _present_in_arrow(pd.Series([], dtype="str"))
+    assert len(empty[0]) == len(empty[1]) == len(empty[2]) == 0
