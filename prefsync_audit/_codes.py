@@ -34,6 +34,25 @@ def code_type(size: int) -> type[np.signedinteger]:
     return np.int64
 
 
+def first_occurrences(values: np.ndarray) -> np.ndarray:
+    """Mask of the first row of each distinct value of non-negative integers.
+
+    Values that fit a table of at most twice the rows (person ids times a few
+    codes) find their first rows through it: a hash table over millions of
+    mostly distinct values misses the cache on nearly every row."""
+    if not len(values):
+        return np.zeros(0, dtype=bool)
+    bound = int(values.max()) + 1
+    if values.min() < 0 or bound > 2 * len(values):
+        return ~pd.Series(values).duplicated().to_numpy()
+    rows = np.arange(len(values), dtype=code_type(len(values)))
+    first_row = np.full(bound, len(values), dtype=rows.dtype)
+    np.minimum.at(first_row, values, rows)
+    first = np.zeros(len(values), dtype=bool)
+    first[first_row[first_row < len(values)]] = True
+    return first
+
+
 def lookup(table: np.ndarray, codes: np.ndarray, missing: Any) -> np.ndarray:
     """``table[codes]``, with ``missing`` where a code is -1 (of the table's type)."""
     return np.concatenate([table, np.array([missing], dtype=table.dtype)])[codes]

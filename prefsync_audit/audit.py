@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from prefsync_audit import __version__
+from prefsync_audit._codes import first_occurrences
 from prefsync_audit._stack import stack_columns
 from prefsync_audit.compare import find
 from prefsync_audit.config import AuditConfig, load_config, utc_now
@@ -222,7 +223,7 @@ def run_audit(
     # Each person's first record in each system, found on integer codes.
     system_code = records["system"].cat.codes.to_numpy().astype(np.int64)
     person_system = person_of_key * len(config.systems) + system_code
-    first = np.flatnonzero(~pd.Series(person_system).duplicated().to_numpy())
+    first = np.flatnonzero(first_occurrences(person_system))
     persons_by_system = pd.DataFrame(
         {
             "person_id": person_of_key[first],

@@ -31,7 +31,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-from prefsync_audit._codes import column_codes, filled, lookup
+from prefsync_audit._codes import code_type, column_codes, filled, first_occurrences, lookup
 from prefsync_audit._model import key_covers
 from prefsync_audit.config import AuditConfig
 from prefsync_audit.vocab import ANY, State
@@ -77,7 +77,7 @@ def key_universe(
     keys = list(index)
     person, key = np.concatenate(persons), np.concatenate(key_codes)
     # One row per (person, key): the first occurrence of each pair.
-    first = ~pd.Series(person * max(len(keys), 1) + key).duplicated().to_numpy()
+    first = first_occurrences(person * max(len(keys), 1) + key)
     return _key_frame(person[first], key[first], keys)
 
 
@@ -448,11 +448,21 @@ def _person_batches(
     # rows than that makes a batch of its own (the numbers skipped are closed up).
     batch_of_person = (np.cumsum(rows_per_person) - rows_per_person) // BATCH_ROWS
     batch_of_person = np.r_[0, np.cumsum(np.diff(batch_of_person) > 0)].astype(np.int32)
-    observed_batch = batch_of_person[person]
-    universe_batch = batch_of_person[universe_person]
-    # A pass per batch: cheaper than sorting the rows by batch, as batches are few.
-    for batch in range(int(batch_of_person[-1]) + 1):
-        yield np.flatnonzero(observed_batch == batch), np.flatnonzero(universe_batch == batch)
+    n_batches = int(batch_of_person[-1]) + 1
+    yield from zip(
+        _rows_by_batch(batch_of_person[person], n_batches),
+        _rows_by_batch(batch_of_person[universe_person], n_batches),
+        strict=True,
+    )
+
+
+def _rows_by_batch(batch: np.ndarray, n_batches: int) -> list[np.ndarray]:
+    """The positions of each batch's rows, ascending: one stable sort of the batch
+    numbers (numpy sorts 8- and 16-bit integers by radix). A pass over every row
+    per batch would grow with the square of the rows (31 passes over 31M rows at
+    5M persons)."""
+    order = np.argsort(batch.astype(code_type(n_batches), copy=False), kind="stable")
+    return np.split(order, np.cumsum(np.bincount(batch, minlength=n_batches))[:-1])
 
 
 def _has_evidence(observations: pd.DataFrame) -> np.ndarray:

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from prefsync_audit._codes import first_occurrences
 from prefsync_audit.config import IdentityConfig
 from prefsync_audit.normalize import apply_profile, sha256_hex
 
@@ -111,14 +112,14 @@ def hashed_unmatched(records: pd.DataFrame, person_of_record: pd.Series) -> pd.D
     if "system" not in records.columns or not hashed_columns:
         return _no_hashed()
     system_code, systems = pd.factorize(records["system"])
-    person_code, persons = pd.factorize(person_of_record.to_numpy())
+    person_code, n_persons = _dense_codes(person_of_record.to_numpy())
     with_system = system_code >= 0
     # A person is alone when their records name one system: compare each record's
     # system with one of its person's (records with no system do not count).
-    some_system = np.full(len(persons), -1, dtype=np.int64)
+    some_system = np.full(n_persons, -1, dtype=np.int64)
     some_system[person_code[with_system]] = system_code[with_system]
     other_system = with_system & (system_code != some_system[person_code])
-    several = np.zeros(len(persons), dtype=bool)
+    several = np.zeros(n_persons, dtype=bool)
     several[person_code[other_system]] = True
     alone = (some_system >= 0)[person_code] & ~several[person_code]
     hashed = records[hashed_columns].notna().to_numpy().any(axis=1) & with_system
@@ -134,6 +135,17 @@ def hashed_unmatched(records: pd.DataFrame, person_of_record: pd.Series) -> pd.D
             "unmatched": unmatched[order].astype("int64"),
         }
     )
+
+
+def _dense_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Codes 0 … n-1 for the values, and n: the values themselves when they are
+    non-negative integers as dense as person ids (no hash table over millions)."""
+    if values.dtype.kind in "iu" and len(values):
+        bound = int(values.max()) + 1
+        if values.min() >= 0 and bound <= 2 * len(values):
+            return values, bound
+    codes, distinct = pd.factorize(values)
+    return codes, len(distinct)
 
 
 @dataclass
@@ -377,8 +389,7 @@ def _first_occurrences(record_key: np.ndarray, code: np.ndarray) -> np.ndarray:
     """Mask of the first link of each (record_key, code) pair."""
     if not len(code):
         return np.ones(0, dtype=bool)
-    pair = record_key.astype(np.int64) * (int(code.max()) + 1) + code
-    return ~pd.Series(pair).duplicated().to_numpy()
+    return first_occurrences(record_key.astype(np.int64) * (int(code.max()) + 1) + code)
 
 
 def _index_type(bound: int) -> type[np.signedinteger]:

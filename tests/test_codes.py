@@ -50,3 +50,30 @@ def test_column_codes_of_text_and_categoricals():
     categorical = text.astype("category")
     codes, values = _codes.column_codes(categorical)
     assert values[codes[0]] == "b" and codes[2] == -1
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [3, 1, 3, 0, 1, 5, 0],  # dense: through the table
+        [7, 10**12, 7, 3],  # sparse: through a hash table
+        [-1, 2, -1],  # negative: through a hash table
+        [4],
+        [],
+    ],
+)
+def test_first_occurrences_as_pandas_finds_them(values):
+    from prefsync_audit._codes import first_occurrences
+
+    array = np.array(values, dtype=np.int64)
+    expected = ~pd.Series(array, dtype="int64").duplicated().to_numpy()
+    assert first_occurrences(array).tolist() == expected.tolist()
+
+
+def test_first_occurrences_of_many_rows_in_a_table():
+    from prefsync_audit._codes import first_occurrences
+
+    # Positions past int8 and int16 in the table; values of a narrow type.
+    values = np.random.default_rng(3).integers(0, 20_000, 40_000).astype(np.int32)
+    expected = ~pd.Series(values).duplicated().to_numpy()
+    assert np.array_equal(first_occurrences(values), expected)

@@ -263,3 +263,15 @@ def test_present_values_coded_in_arrow_as_pandas_factorizes_them():
     assert _present_in_arrow(pd.Series(["a"], dtype=object)) is None
     empty = _present_in_arrow(pd.Series([], dtype="str"))
     assert len(empty[0]) == len(empty[1]) == len(empty[2]) == 0
+
+
+def test_dense_codes_are_person_ids_or_factorized():
+    from prefsync_audit.resolve import _dense_codes
+
+    ids = np.array([3, 1, 3, 2])
+    codes, n = _dense_codes(ids)
+    assert codes is ids and n == 4
+    codes, n = _dense_codes(np.array([10**9, 5, 10**9]))  # too sparse for a table
+    assert codes.tolist() == [0, 1, 0] and n == 2
+    codes, n = _dense_codes(np.array(["b", "a", "b"], dtype=object))
+    assert codes.tolist() == [0, 1, 0] and n == 2
