@@ -34,16 +34,26 @@ def code_type(size: int) -> type[np.signedinteger]:
     return np.int64
 
 
-def first_occurrences(values: np.ndarray) -> np.ndarray:
-    """Mask of the first row of each distinct value of non-negative integers.
+def dense_bound(values: np.ndarray) -> int | None:
+    """``max + 1`` of integers that can index a table of at most twice their
+    number (person ids, or person ids times a few codes); None for others.
 
-    Values that fit a table of at most twice the rows (person ids times a few
-    codes) find their first rows through it: a hash table over millions of
-    mostly distinct values misses the cache on nearly every row."""
+    Such values are counted or deduplicated through a table rather than a hash
+    table, which over millions of mostly distinct values misses the cache on
+    nearly every row."""
+    if values.dtype.kind not in "iu" or not len(values):
+        return None
+    bound = int(values.max()) + 1
+    return bound if values.min() >= 0 and bound <= 2 * len(values) else None
+
+
+def first_occurrences(values: np.ndarray) -> np.ndarray:
+    """Mask of the first row of each distinct value (integers; through a table
+    when they are dense, see ``dense_bound``)."""
     if not len(values):
         return np.zeros(0, dtype=bool)
-    bound = int(values.max()) + 1
-    if values.min() < 0 or bound > 2 * len(values):
+    bound = dense_bound(values)
+    if bound is None:
         return ~pd.Series(values).duplicated().to_numpy()
     rows = np.arange(len(values), dtype=code_type(len(values)))
     first_row = np.full(bound, len(values), dtype=rows.dtype)

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from prefsync_audit._codes import first_occurrences
+from prefsync_audit._codes import dense_bound, first_occurrences
 from prefsync_audit.config import IdentityConfig
 from prefsync_audit.normalize import apply_profile, sha256_hex
 
@@ -139,11 +139,10 @@ def hashed_unmatched(records: pd.DataFrame, person_of_record: pd.Series) -> pd.D
 
 def _dense_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
     """Codes 0 … n-1 for the values, and n: the values themselves when they are
-    non-negative integers as dense as person ids (no hash table over millions)."""
-    if values.dtype.kind in "iu" and len(values):
-        bound = int(values.max()) + 1
-        if values.min() >= 0 and bound <= 2 * len(values):
-            return values, bound
+    as dense as person ids (``dense_bound``)."""
+    bound = dense_bound(values)
+    if bound is not None:
+        return values, bound
     codes, distinct = pd.factorize(values)
     return codes, len(distinct)
 
@@ -418,10 +417,10 @@ def _link_codes(records: pd.DataFrame, kinds: list[str], profiles: dict[str, set
     # and searching them then needs no conversion back from Python strings.
     arrow_values: dict[str, pa.Array] = {}
     for kind in kinds:
-        in_arrow = len(columns[kind]) == 1 and _present_in_arrow(records[columns[kind][0]])
-        if in_arrow:
+        present = _present_in_arrow(records[columns[kind][0]]) if len(columns[kind]) == 1 else None
+        if present is not None:
             column = columns[kind][0]
-            rows_of[column], plain_code_of[column], arrow_values[kind] = in_arrow
+            rows_of[column], plain_code_of[column], arrow_values[kind] = present
             uniques = arrow_values[kind].to_numpy(zero_copy_only=False)
         else:
             # Missing values are coded -1.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pandas as pd
@@ -16,6 +18,23 @@ BASE_MAPPING: dict[str, Any] = {
     "identifiers": {"email": {"column": "Email"}},
     "preferences": [{"purpose": "marketing", "channel": "email", "state": "denied"}],
 }
+
+
+#: The benchmark scripts, which some tests load as modules.
+BENCH = Path(__file__).parent.parent / "bench"
+
+
+@pytest.fixture(scope="session")
+def bench_script():
+    """``bench_script("run_benchmark")`` → that script of ``bench/`` as a module."""
+
+    def load(name: str) -> ModuleType:
+        spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-BENCH = Path(__file__).parent.parent / "bench" / "run_benchmark.py"
+import pytest
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("run_benchmark", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def bench(bench_script):
+    return bench_script("run_benchmark")
 
 
-def test_median_run_is_the_middle_finished_run():
-    bench = _bench()
+def test_median_run_is_the_middle_finished_run(bench):
     runs = [{"seconds": 50.0, "n": 1}, {"error": "timeout"}, {"seconds": 40.0, "n": 2}]
     assert bench.median_run(runs)["n"] == 2  # the faster middle one of 40 and 50
     runs.append({"seconds": 45.0, "n": 3})
@@ -24,15 +18,13 @@ def test_median_run_is_the_middle_finished_run():
     assert bench.median_run([{"error": "failed"}]) == {"error": "failed"}
 
 
-def test_fastest_read_run():
-    bench = _bench()
+def test_fastest_read_run(bench):
     assert bench.fastest_run([{"seconds": 2.0}, {"error": "x"}, {"seconds": 1.5}]) == {
         "seconds": 1.5
     }
 
 
-def test_round_ratios_pair_the_runs_of_each_round():
-    bench = _bench()
+def test_round_ratios_pair_the_runs_of_each_round(bench):
     results = [
         {"size": 1_000_000, "audit_runs": [{"seconds": 40.0}, {"seconds": 50.0}]},
         {"size": 5_000_000, "audit_runs": [{"seconds": 200.0}, {"error": "timeout"}]},

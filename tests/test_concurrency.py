@@ -9,7 +9,6 @@ they were set: they catch a regression that copies the data again, not noise.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -21,16 +20,6 @@ import pytest
 
 from prefsync_audit.generate import generate_scenario
 from prefsync_audit.history import open_history
-
-BENCH = Path(__file__).parent.parent / "bench" / "memory_limits.py"
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("memory_limits", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 # --- Two runs at once --------------------------------------------------------------
 
@@ -87,9 +76,9 @@ WIDE_LIMIT_MB, LONG_LIMIT_MB = 1200, 1400
 
 
 @pytest.fixture(scope="module")
-def peaks(tmp_path_factory) -> dict[str, dict]:
+def peaks(tmp_path_factory, bench_script) -> dict[str, dict]:
     """Both measured runs, started together (each is one process on its own core)."""
-    bench = _bench()
+    bench = bench_script("memory_limits")
     folder = tmp_path_factory.mktemp("memory")
     configs = {
         "wide": bench.wide_export(folder / "wide", WIDE_ROWS, columns=200),
