@@ -17,6 +17,10 @@ measured work alone:
   ``prefsync_audit.audit``'s namespace, audit.py itself untouched), then the
   report stage (``write_outputs`` + the text summary), as ``run`` would.
 
+``--repeat N`` runs every size N times, in rounds through all sizes (so that a
+drift of a shared machine's speed falls on each size alike), and reports each
+size's median audit run, every run's time and the ratio of each round.
+
 Prints one table; ``--json FILE`` keeps the figures. Not a test: nothing is
 asserted, the targets are printed beside the figures.
 """
