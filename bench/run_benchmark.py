@@ -122,7 +122,9 @@ def _wrap(module, name: str, totals: dict[str, float]) -> None:
     setattr(module, name, timed)
 
 
-def child_audit(config_path: Path, profile: str | None, keep_memory: bool = False) -> dict:
+def child_audit(
+    config_path: Path, profile: str | None, keep_memory: bool = False, workers: int | None = None
+) -> dict:
     """``run_audit`` with per-stage timers, then the report stage."""
     if keep_memory:
         from prefsync_audit.memory import keep_freed_memory
@@ -130,6 +132,7 @@ def child_audit(config_path: Path, profile: str | None, keep_memory: bool = Fals
         if not keep_freed_memory():
             raise SystemExit("--keep-freed-memory: the C library is not glibc")
     import prefsync_audit.audit as audit
+    from prefsync_audit._threads import default_workers
 
     totals: dict[str, float] = {}
     for names in [*STAGES.values(), ["load_canonical"]]:
@@ -143,7 +146,7 @@ def child_audit(config_path: Path, profile: str | None, keep_memory: bool = Fals
         profiler.start()
     reported_before = _reported_to_host_kib()
     start = time.perf_counter()
-    result = audit.run_audit(config_path)
+    result = audit.run_audit(config_path, workers=workers)
     audit_seconds = time.perf_counter() - start
 
     report_start = time.perf_counter()
@@ -166,14 +169,21 @@ def child_audit(config_path: Path, profile: str | None, keep_memory: bool = Fals
         )
 
     stages = {stage: sum(totals.get(n, 0.0) for n in names) for stage, names in STAGES.items()}
+    load_and_map = totals.get("load_canonical", 0.0)
+    busy = stages["load"] + stages["map"]
+    if busy > load_and_map:
+        # Files loaded and mapped in several threads at once: their wall time
+        # shared in proportion to the time the threads spent on each.
+        stages["load"] = load_and_map * stages["load"] / busy
     # load_canonical also concatenates and categorizes the per-file tables: mapping work.
-    stages["map"] += totals.get("load_canonical", 0.0) - stages["load"] - stages["map"]
+    stages["map"] = load_and_map - stages["load"]
     stages["other"] = audit_seconds - sum(stages.values())
     stages["report"] = report_seconds
     records = result.canonical.records
     return {
         "seconds": audit_seconds + report_seconds,
         "audit_seconds": audit_seconds,
+        "workers": workers or default_workers(),
         "stages": stages,
         "records": len(records),
         "observations": len(result.canonical.observations),
@@ -411,6 +421,11 @@ def main(argv: list[str] | None = None) -> int:
         help="audit as `run --keep-freed-memory` does (freed memory kept for reuse)",
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        help="audit as `run --workers N` does (default: the audit's own default)",
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -424,7 +439,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child_read_only(args.config)))
         return 0
     if args.child == "audit":
-        print(json.dumps(child_audit(args.config, args.profile, args.keep_freed_memory)))
+        audit = child_audit(args.config, args.profile, args.keep_freed_memory, args.workers)
+        print(json.dumps(audit))
         return 0
 
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
@@ -446,6 +462,7 @@ def main(argv: list[str] | None = None) -> int:
             first = round_number == 0 and i == 0
             extra = ["--profile", args.profile] if args.profile and first else []
             extra += ["--keep-freed-memory"] if args.keep_freed_memory else []
+            extra += ["--workers", str(args.workers)] if args.workers else []
             audit = _child(["--child", "audit", "--config", config, *extra], args.timeout)
             reads[size].append(read)
             audits[size].append(audit)

@@ -7,8 +7,9 @@ called alone. Reading files happens here and in ``load``, nowhere else.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,12 @@ import pandas as pd
 from prefsync_audit import __version__
 from prefsync_audit._codes import first_occurrences
 from prefsync_audit._stack import stack_columns
+from prefsync_audit._threads import default_workers, ordered_map
 from prefsync_audit.compare import find
 from prefsync_audit.config import AuditConfig, load_config, utc_now
 from prefsync_audit.errors import ConfigError
 from prefsync_audit.load import RawTable, load_file, resolve_paths
-from prefsync_audit.mapper import INPUT_COLUMNS, OBSERVATION_COLUMNS, map_file
+from prefsync_audit.mapper import INPUT_COLUMNS, OBSERVATION_COLUMNS, MappedFile, map_file
 from prefsync_audit.metrics import compute_metrics, identity_metrics
 from prefsync_audit.policy import Evaluation, evaluate, key_universe
 from prefsync_audit.resolve import Resolution, hash_profiles, resolve_identities
@@ -84,61 +86,114 @@ class AuditResult:
         return {kind: int(counts[kind]) for kind in sorted(counts.index)}
 
 
-def system_tables(config: AuditConfig, system: str) -> Iterator[tuple[RawTable, bool]]:
-    """Every table of one system, with whether a mapped column must exist in it
-    (files and query results have a fixed header; JSON records may omit keys)."""
+def system_sources(config: AuditConfig, system: str) -> list[Path | None]:
+    """What one system is read from: its files in order, or ``[None]`` for its
+    database query."""
     settings = config.systems[system]
-    mapping = config.mapping_of(system)
     if settings.database is not None:
+        return [None]
+    return resolve_paths(settings.paths, config.base_dir, system)
+
+
+def load_table(config: AuditConfig, system: str, path: Path | None) -> tuple[RawTable, bool]:
+    """One table of a system (a file, or the database query when ``path`` is
+    None), with whether a mapped column must exist in it (files and query
+    results have a fixed header; JSON records may omit keys)."""
+    mapping = config.mapping_of(system)
+    if path is None:
         from prefsync_audit.sources import read_database
 
+        database = config.systems[system].database
+        assert database is not None
         table = read_database(
-            system, settings.database, mapping, config.base_dir, config.allow_outside_paths
+            system, database, mapping, config.base_dir, config.allow_outside_paths
         )
-        yield table, True
-        return
-    for path in resolve_paths(settings.paths, config.base_dir, system):
-        display = _display_path(path, config.base_dir)
-        table = load_file(path, mapping, system, display, mapped_only=True)
-        yield table, not _is_json(path, mapping.format)
+        return table, True
+    display = _display_path(path, config.base_dir)
+    table = load_file(path, mapping, system, display, mapped_only=True)
+    return table, not _is_json(path, mapping.format)
 
 
-def load_canonical(config: AuditConfig) -> Canonical:
-    """Load and map every export of every system (stages 1 and 2)."""
+def system_tables(config: AuditConfig, system: str) -> Iterator[tuple[RawTable, bool]]:
+    """Every table of one system, in order, each with whether a mapped column
+    must exist in it (see ``load_table``)."""
+    for path in system_sources(config, system):
+        yield load_table(config, system, path)
+
+
+def mapped_tables(config: AuditConfig, workers: int = 1) -> list[tuple[str, RawTable, MappedFile]]:
+    """Every table of every system, loaded and mapped, in config order.
+
+    With several ``workers``, tables are loaded and mapped that many at a time
+    (Arrow's parsing and most array work release the GIL), the largest files
+    first: the longest one then runs beside all the others rather than last.
+    An error is that of the first failing table in that order."""
+    sources = [
+        (system, path) for system in config.systems for path in system_sources(config, system)
+    ]
+
+    def load_and_map(source: tuple[str, Path | None]) -> tuple[str, RawTable, MappedFile]:
+        system, path = source
+        table, strict = load_table(config, system, path)
+        mapped = map_file(table, config.mapping_of(system), config.identity, strict_columns=strict)
+        # Only the table's provenance goes on: its text is not held past mapping.
+        return system, replace(table, frame=table.frame.iloc[:0]), mapped
+
+    order = list(range(len(sources)))
+    if workers > 1:
+        order.sort(key=lambda i: -_size_of(sources[i][1]))
+    done = ordered_map(load_and_map, [sources[i] for i in order], workers)
+    in_config_order: list[Any] = [None] * len(sources)
+    for position, result in zip(order, done, strict=True):
+        in_config_order[position] = result
+    return in_config_order
+
+
+def _size_of(path: Path | None) -> float:
+    """A source's size in bytes for scheduling: a database query counts as the
+    largest (its size is unknown); an unreadable file as empty (reading it fails)."""
+    if path is None:
+        return math.inf
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def load_canonical(config: AuditConfig, workers: int = 1) -> Canonical:
+    """Load and map every export of every system (stages 1 and 2), ``workers``
+    files at a time."""
     records, observations, quarantine, unmapped, inputs, invalid = [], [], [], [], [], []
     next_key = 0
-    for system in config.systems:
-        mapping = config.mapping_of(system)
-        for table, strict in system_tables(config, system):
-            display = table.path
-            mapped = map_file(table, mapping, config.identity, strict_columns=strict)
-            file_records = mapped.records
-            file_records.insert(0, "record_key", file_records.index + next_key)
-            file_records.insert(1, "system", system)
-            file_records.insert(2, "source_file", str(display))
-            for frame in (mapped.observations, mapped.unmapped):
-                frame["record_key"] = frame["record_key"] + next_key
-                frame.insert(1, "system", system)
-            next_key += len(file_records)
-            records.append(file_records)
-            observations.append(mapped.observations)
-            unmapped.append(mapped.unmapped)
-            mapped.quarantine.insert(0, "system", system)
-            mapped.quarantine.insert(1, "source_file", str(display))
-            quarantine.append(mapped.quarantine)
-            inputs.append(
-                {
-                    "system": system,
-                    "path": str(display),
-                    "sha256": table.sha256,
-                    **mapped.accounting,
-                }
-            )
-            invalid += [
-                {"system": system, "kind": kind, "values": count}
-                for kind, count in mapped.invalid_identifiers.items()
-                if count
-            ]
+    for system, table, mapped in mapped_tables(config, workers):
+        display = table.path
+        file_records = mapped.records
+        file_records.insert(0, "record_key", file_records.index + next_key)
+        file_records.insert(1, "system", system)
+        file_records.insert(2, "source_file", str(display))
+        for frame in (mapped.observations, mapped.unmapped):
+            frame["record_key"] = frame["record_key"] + next_key
+            frame.insert(1, "system", system)
+        next_key += len(file_records)
+        records.append(file_records)
+        observations.append(mapped.observations)
+        unmapped.append(mapped.unmapped)
+        mapped.quarantine.insert(0, "system", system)
+        mapped.quarantine.insert(1, "source_file", str(display))
+        quarantine.append(mapped.quarantine)
+        inputs.append(
+            {
+                "system": system,
+                "path": str(display),
+                "sha256": table.sha256,
+                **mapped.accounting,
+            }
+        )
+        invalid += [
+            {"system": system, "kind": kind, "values": count}
+            for kind, count in mapped.invalid_identifiers.items()
+            if count
+        ]
     kinds = list(config.identity.kinds)
     systems = list(config.systems)
     record_columns = list(dict.fromkeys(c for frame in records for c in frame.columns))
@@ -188,19 +243,23 @@ def run_audit(
     as_of: datetime | None = None,
     strict: bool = False,
     on_stage: Callable[[str], None] | None = None,
+    workers: int | None = None,
 ) -> AuditResult:
     """Run the whole audit and return its result.
 
     ``as_of`` is the audit's "now" (default: the config's ``as_of``, else the
     current time). ``strict`` turns unmapped values into an error. ``on_stage``
     is told the name of each stage as it starts (the CLI shows it as progress).
+    ``workers`` is how many threads loading, mapping and evaluation use (default:
+    the CPUs available, at most four); the result is the same for any number.
     """
     stage = on_stage or (lambda name: None)
     if not isinstance(config, AuditConfig):
         config = load_config(config)
     as_of = _as_of(as_of or config.as_of or utc_now())
     stage("reading and mapping exports")
-    canonical = load_canonical(config)
+    workers = default_workers() if workers is None else max(1, workers)
+    canonical = load_canonical(config, workers)
     if strict and len(canonical.unmapped):
         first = canonical.unmapped.iloc[0]
         raise ConfigError(
@@ -239,7 +298,7 @@ def run_audit(
 
     stage("deciding expected states")
     keys = key_universe(observations, persons_by_system, config)
-    evaluation = evaluate(observations, keys, config)
+    evaluation = evaluate(observations, keys, config, workers)
     stage("comparing systems")
     findings, compared = find(
         evaluation, resolution, records, canonical.unmapped, persons_by_system, config, as_of

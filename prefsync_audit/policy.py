@@ -33,6 +33,7 @@ import pandas as pd
 
 from prefsync_audit._codes import code_type, column_codes, filled, first_occurrences, lookup
 from prefsync_audit._model import key_covers
+from prefsync_audit._threads import ordered_map
 from prefsync_audit.config import AuditConfig
 from prefsync_audit.vocab import ANY, State
 
@@ -390,7 +391,9 @@ def expand_to_keys(observations: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFra
     return result
 
 
-def evaluate(observations: pd.DataFrame, keys: pd.DataFrame, config: AuditConfig) -> Evaluation:
+def evaluate(
+    observations: pd.DataFrame, keys: pd.DataFrame, config: AuditConfig, workers: int = 1
+) -> Evaluation:
     """Expected state per (person, key) and each system's state for it.
 
     ``observations`` has person_id, system (categorical), purpose, channel,
@@ -406,21 +409,26 @@ def evaluate(observations: pd.DataFrame, keys: pd.DataFrame, config: AuditConfig
     observed = _observed(observations, codes)
     universe = _universe(keys, codes)
     authority_of_key = _authority_codes(codes.keys, config, systems)
-    expected, system_states = [], []
-    # A person's observations and keys are evaluated together, apart from
-    # everyone else's: persons are split into batches of about BATCH_ROWS rows.
-    for observed_rows, universe_rows in _person_batches(
-        observed.person, universe // max(len(codes.keys), 1)
-    ):
+
+    def evaluate_batch(
+        rows: tuple[np.ndarray, np.ndarray],
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        observed_rows, universe_rows = rows
         pairs = _pairs(observed.take(observed_rows), universe[universe_rows], codes)
         # One sort, by (person, key, system): every later step reduces over
         # contiguous groups of it (a person's key, or a system's word on it).
         pairs = pairs.take(np.argsort(_system_group(pairs, systems), kind="stable"))
-        system_states.append(_system_states(pairs, systems))
-        expected.append(
-            _expected(pairs, authority_of_key[pairs.key], universe[universe_rows], codes, config)
-        )
-        del pairs
+        return _expected(
+            pairs, authority_of_key[pairs.key], universe[universe_rows], codes, config
+        ), _system_states(pairs, systems)
+
+    # A person's observations and keys are evaluated together, apart from
+    # everyone else's: persons are split into batches of about BATCH_ROWS rows,
+    # evaluated ``workers`` at a time (numpy's sorts and gathers release the GIL).
+    batches = _person_batches(observed.person, universe // max(len(codes.keys), 1))
+    results = list(ordered_map(evaluate_batch, batches, workers))
+    expected = [batch_expected for batch_expected, _ in results]
+    system_states = [batch_states for _, batch_states in results]
     # The frames are made once, from the batches' arrays: text columns made per
     # batch would be copied object by object when joined.
     return Evaluation(

@@ -197,3 +197,15 @@ def test_keep_freed_memory_changes_speed_not_output(mini: Path, tmp_path: Path):
     assert done.stderr == ""  # glibc here: the setting took effect
     for name in ("summary.json", "findings.csv", "report.md", "junit.xml"):
         assert (plain / name).read_bytes() == (kept / name).read_bytes(), name
+
+
+def test_workers_change_speed_not_output(tmp_path: Path):
+    retail = Path(__file__).parent.parent / "sample_exports" / "retail" / "audit.yaml"
+    outputs = {n: tmp_path / f"workers-{n}" for n in ("1", "3")}
+    for workers, folder in outputs.items():
+        done = cli("run", str(retail), "--output", str(folder), "--workers", workers)
+        assert done.returncode == 1 and done.stderr == "", done.stderr  # the demo fails
+    for name in ("summary.json", "findings.csv", "report.md", "junit.xml"):
+        assert (outputs["1"] / name).read_bytes() == (outputs["3"] / name).read_bytes(), name
+    refused = cli("run", str(retail), "--workers", "0")
+    assert refused.returncode == 2 and "--workers" in refused.stderr

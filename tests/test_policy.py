@@ -203,7 +203,8 @@ def random_observations(persons: int, seed: int) -> pd.DataFrame:
     return observations_frame(items)
 
 
-def test_batches_of_persons_evaluate_as_one(monkeypatch):
+@pytest.mark.parametrize("workers", [1, 3])
+def test_batches_of_persons_evaluate_as_one(monkeypatch, workers):
     observations = random_observations(persons=300, seed=7)
     config = make_config(
         {"crm", "esp", "cmp"}, {"marketing/*": "cmp"}, must_hold={"esp": ["marketing/email"]}
@@ -217,7 +218,7 @@ def test_batches_of_persons_evaluate_as_one(monkeypatch):
         policy._person_batches(observations["person_id"].to_numpy(), keys["person_id"].to_numpy())
     )
     assert len(batches) > 10
-    batched = evaluate(observations, keys, config)
+    batched = evaluate(observations, keys, config, workers=workers)
     pd.testing.assert_frame_equal(batched.expected, whole.expected)
     pd.testing.assert_frame_equal(batched.system_states, whole.system_states)
     assert whole.expected["expected_state"].nunique() == 3

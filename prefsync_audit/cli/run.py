@@ -107,6 +107,15 @@ def run(
             "hand free memory to their host, at a higher peak (docs/benchmarks.md).",
         ),
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Threads that load, map and evaluate (default: the CPUs available, at "
+            "most 4). The result is the same for any number; fewer hold less in memory.",
+        ),
+    ] = None,
     allow_outside_paths: AllowOutsidePaths = False,
 ) -> None:
     """Run the audit and print its summary.
@@ -129,7 +138,9 @@ def run(
 
     loaded = load_config(config, allow_outside_paths=allow_outside_paths)
     with stage_progress() as on_stage:
-        result = run_audit(loaded, as_of=parse_as_of(as_of), strict=strict, on_stage=on_stage)
+        result = run_audit(
+            loaded, as_of=parse_as_of(as_of), strict=strict, on_stage=on_stage, workers=workers
+        )
     options = ReportOptions(
         reveal_identifiers=reveal_identifiers,
         fail_on=fail_on.value,

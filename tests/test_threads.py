@@ -1,0 +1,64 @@
+"""``_threads``: pieces of a stage on several threads, results in order."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from prefsync_audit._threads import MAX_DEFAULT_WORKERS, default_workers, ordered_map
+
+
+@pytest.mark.parametrize("workers", [1, 2, 5])
+def test_results_come_in_the_order_of_the_items(workers):
+    # Early items take longest: they finish last but are still returned first.
+    def slow_square(n: int) -> int:
+        time.sleep(0.002 * (10 - n))
+        return n * n
+
+    assert list(ordered_map(slow_square, range(10), workers)) == [n * n for n in range(10)]
+
+
+def test_calls_run_on_several_threads_at_once():
+    both_running = threading.Barrier(2, timeout=10)
+
+    def meet(n: int) -> str:
+        both_running.wait()  # only passes when two calls run at the same time
+        return threading.current_thread().name
+
+    names = list(ordered_map(meet, range(4), workers=2))
+    assert len(set(names)) == 2 and threading.current_thread().name not in names
+
+
+def test_no_more_than_workers_calls_run_ahead_of_the_caller():
+    started: list[int] = []
+    results = ordered_map(started.append, range(100), workers=3)
+    next(results)
+    time.sleep(0.05)
+    # The first result is taken; three more calls at most were started for it.
+    assert len(started) <= 4
+    assert len(list(results)) == 99 and started == list(range(100))
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_the_first_failure_in_order_is_raised_and_the_rest_cancelled(workers):
+    called: list[int] = []
+
+    def check(n: int) -> int:
+        called.append(n)
+        if n in (2, 3):
+            # The later failure finishes first: the earlier one is still raised.
+            time.sleep(0.05 if n == 2 else 0)
+            raise ValueError(f"item {n}")
+        return n
+
+    results = ordered_map(check, range(50), workers)
+    with pytest.raises(ValueError, match="item 2"):
+        list(results)
+    # Calls past the window of the failing one were never started.
+    assert sorted(called) == list(range(max(called) + 1)) and max(called) < 2 + 2 * workers
+
+
+def test_default_workers_is_bounded():
+    assert 1 <= default_workers() <= MAX_DEFAULT_WORKERS
