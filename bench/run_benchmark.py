@@ -270,10 +270,14 @@ def ensure_scenario(cache: Path, size: int, seed: int, fmt: str) -> tuple[Path, 
     folder = cache / f"n{size}-s{seed}-{fmt}"
     if (folder / "truth.json").is_file() and (folder / "audit.yaml").is_file():
         return folder, None
-    from prefsync_audit.generate import generate_scenario
-
+    # In a child process: Linux keeps a process's peak RSS across exec, so every
+    # child started after a generation in this process would report its peak.
+    command = [sys.executable, "-m", "prefsync_audit", "generate", str(folder)]
+    command += ["--persons", str(size), "--seed", str(seed), "--format", fmt]
     start = time.perf_counter()
-    generate_scenario(folder, persons=size, seed=seed, fmt=fmt)
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"generating {folder} failed: {done.stderr.strip()}")
     return folder, time.perf_counter() - start
 
 

@@ -39,3 +39,22 @@ def test_round_ratios_pair_the_runs_of_each_round(bench):
     )
     assert "5M / 1M time 5.00× (target ≤ 5.5×)" in summary
     assert "1,000,000: audit runs 40.0, 50.0 s (median 40.0)" in summary
+
+
+def test_scenarios_are_generated_in_a_child_process(bench, tmp_path, monkeypatch):
+    # A generation in the script's own process would raise the peak RSS that
+    # every later child reports (Linux keeps it across exec).
+    commands = []
+    real_run = bench.subprocess.run
+
+    def recording_run(command, **kwargs):
+        commands.append(command)
+        return real_run(command, **kwargs)
+
+    monkeypatch.setattr(bench.subprocess, "run", recording_run)
+    folder, seconds = bench.ensure_scenario(tmp_path, 40, 3, "csv")
+    assert [c[1:4] for c in commands] == [["-m", "prefsync_audit", "generate"]]
+    assert (folder / "audit.yaml").is_file() and (folder / "truth.json").is_file()
+    assert seconds > 0
+    # A scenario in the cache is reused.
+    assert bench.ensure_scenario(tmp_path, 40, 3, "csv") == (folder, None) and len(commands) == 1
