@@ -8,7 +8,7 @@ called alone. Reading files happens here and in ``load``, nowhere else.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,7 +104,8 @@ def load_table(config: AuditConfig, system: str, path: Path | None) -> tuple[Raw
         from prefsync_audit.sources import read_database
 
         database = config.systems[system].database
-        assert database is not None
+        if database is None:
+            raise ValueError(f"system {system!r} has no database query to read")
         table = read_database(
             system, database, mapping, config.base_dir, config.allow_outside_paths
         )
@@ -112,13 +113,6 @@ def load_table(config: AuditConfig, system: str, path: Path | None) -> tuple[Raw
     display = _display_path(path, config.base_dir)
     table = load_file(path, mapping, system, display, mapped_only=True)
     return table, not _is_json(path, mapping.format)
-
-
-def system_tables(config: AuditConfig, system: str) -> Iterator[tuple[RawTable, bool]]:
-    """Every table of one system, in order, each with whether a mapped column
-    must exist in it (see ``load_table``)."""
-    for path in system_sources(config, system):
-        yield load_table(config, system, path)
 
 
 def mapped_tables(config: AuditConfig, workers: int = 1) -> list[tuple[str, RawTable, MappedFile]]:
@@ -143,10 +137,8 @@ def mapped_tables(config: AuditConfig, workers: int = 1) -> list[tuple[str, RawT
     if workers > 1:
         order.sort(key=lambda i: -_size_of(sources[i][1]))
     done = ordered_map(load_and_map, [sources[i] for i in order], workers)
-    in_config_order: list[Any] = [None] * len(sources)
-    for position, result in zip(order, done, strict=True):
-        in_config_order[position] = result
-    return in_config_order
+    by_position = dict(zip(order, done, strict=True))
+    return [by_position[position] for position in range(len(sources))]
 
 
 def _size_of(path: Path | None) -> float:
