@@ -11,9 +11,10 @@ and joined in their own order.
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import TypeVar
 
 Item = TypeVar("Item")
@@ -46,20 +47,35 @@ def ordered_map(
     Results come in the order of ``items``; at most ``workers`` of them are
     computed ahead of the one the caller waits for, so memory stays that of
     ``workers`` pieces. A call's exception is raised in its turn, as a plain
-    ``map`` would, and the calls not yet started are cancelled.
+    ``map`` would, and no further call is started.
+
+    Each call runs on a daemon thread of its own (a few per stage, so the cost
+    of starting them is nothing beside the work): on an error or Ctrl-C the
+    caller gets control back at once, and the process can exit, while calls
+    already running finish in the background. A thread pool would make both
+    wait for them (up to a minute for a large file).
     """
     if workers <= 1:
         yield from map(function, items)
         return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prefsync-audit") as pool:
-        pending: deque[Future[Result]] = deque()
+    pending: deque[Future[Result]] = deque()
+    for item in items:
+        if len(pending) >= workers:
+            yield pending.popleft().result()
+        pending.append(_started(function, item))
+    while pending:
+        yield pending.popleft().result()
+
+
+def _started(function: Callable[[Item], Result], item: Item) -> Future[Result]:
+    """``function(item)`` running on a new daemon thread, as a future."""
+    future: Future[Result] = Future()
+
+    def run() -> None:
         try:
-            for item in items:
-                if len(pending) >= workers:
-                    yield pending.popleft().result()
-                pending.append(pool.submit(function, item))
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
+            future.set_result(function(item))
+        except BaseException as exc:  # handed to the caller, who raises it
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="prefsync-audit", daemon=True).start()
+    return future

@@ -28,7 +28,7 @@ def test_calls_run_on_several_threads_at_once():
         return threading.current_thread().name
 
     names = list(ordered_map(meet, range(4), workers=2))
-    assert len(set(names)) == 2 and threading.current_thread().name not in names
+    assert threading.current_thread().name not in names
 
 
 def test_no_more_than_workers_calls_run_ahead_of_the_caller():
@@ -42,7 +42,7 @@ def test_no_more_than_workers_calls_run_ahead_of_the_caller():
 
 
 @pytest.mark.parametrize("workers", [1, 3])
-def test_the_first_failure_in_order_is_raised_and_the_rest_cancelled(workers):
+def test_the_first_failure_in_order_is_raised_and_no_more_calls_start(workers):
     called: list[int] = []
 
     def check(n: int) -> int:
@@ -62,3 +62,21 @@ def test_the_first_failure_in_order_is_raised_and_the_rest_cancelled(workers):
 
 def test_default_workers_is_bounded():
     assert 1 <= default_workers() <= MAX_DEFAULT_WORKERS
+
+
+def test_a_failure_does_not_wait_for_the_calls_still_running():
+    release = threading.Event()
+    finished: list[int] = []
+
+    def call(n: int) -> int:
+        if n == 0:
+            raise ValueError("the first call fails")
+        release.wait(10)
+        finished.append(n)
+        return n
+
+    with pytest.raises(ValueError, match="first call"):
+        list(ordered_map(call, range(2), workers=2))
+    # The second call is still running: the error was raised without waiting for it.
+    assert finished == []
+    release.set()
