@@ -63,6 +63,24 @@ def first_occurrences(values: np.ndarray) -> np.ndarray:
     return first
 
 
+def strictly_increasing(values: np.ndarray) -> bool:
+    """Whether every value is greater than the one before (so all are distinct)."""
+    return bool(np.all(values[1:] > values[:-1]))
+
+
+def positions_in_sorted(sorted_table: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The position of each value in ``sorted_table`` (ascending), -1 where it is
+    not there. A binary search: for values sorted too it walks the table in
+    order, where a hash index over tens of millions of keys misses the cache on
+    nearly every row."""
+    if not len(sorted_table):
+        return np.full(len(values), -1, dtype=np.intp)
+    at = np.searchsorted(sorted_table, values)
+    np.minimum(at, len(sorted_table) - 1, out=at)
+    at[sorted_table[at] != values] = -1
+    return at
+
+
 def lookup(table: np.ndarray, codes: np.ndarray, missing: Any) -> np.ndarray:
     """``table[codes]``, with ``missing`` where a code is -1 (of the table's type)."""
     return np.concatenate([table, np.array([missing], dtype=table.dtype)])[codes]

@@ -23,7 +23,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from prefsync_audit._codes import code_type, column_codes, filled, lookup
+from prefsync_audit._codes import (
+    code_type,
+    column_codes,
+    filled,
+    lookup,
+    positions_in_sorted,
+    strictly_increasing,
+)
 from prefsync_audit._model import key_text
 from prefsync_audit.config import AuditConfig
 from prefsync_audit.policy import GROUP, KEY, authority_of_keys
@@ -230,10 +237,15 @@ def agreeing_rows(
     left = np.flatnonzero(timed_known)
     right = np.flatnonzero(expected["deciding_at"].notna().to_numpy())
     state_keys, expected_keys = _person_key_codes(states, expected)
-    expected_index = pd.Index(expected_keys[right])
-    if not expected_index.is_unique:
-        return None
-    match = expected_index.get_indexer(state_keys[left])
+    timed_keys = expected_keys[right]
+    if strictly_increasing(timed_keys):
+        # As evaluation gives them: sorted by person and key, each once.
+        match = positions_in_sorted(timed_keys, state_keys[left])
+    else:
+        expected_index = pd.Index(timed_keys)
+        if not expected_index.is_unique:
+            return None
+        match = expected_index.get_indexer(state_keys[left])
     found = match >= 0
     left, right = left[found], right[match[found]]
     agree = actual[left] == expected_state[right]

@@ -31,7 +31,14 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-from prefsync_audit._codes import code_type, column_codes, filled, first_occurrences, lookup
+from prefsync_audit._codes import (
+    code_type,
+    column_codes,
+    filled,
+    first_occurrences,
+    lookup,
+    positions_in_sorted,
+)
 from prefsync_audit._model import key_covers
 from prefsync_audit._threads import ordered_map
 from prefsync_audit.config import AuditConfig
@@ -536,10 +543,7 @@ def _system_states(pairs: _Pairs, systems: list[str]) -> dict[str, np.ndarray]:
 
 def _sorted_isin(values: np.ndarray, sorted_table: np.ndarray) -> np.ndarray:
     """``np.isin(values, sorted_table)`` for a table sorted ascending."""
-    if not len(sorted_table):
-        return np.zeros(len(values), dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_table, values), len(sorted_table) - 1)
-    return sorted_table[at] == values
+    return positions_in_sorted(sorted_table, values) >= 0
 
 
 def _states_frame(

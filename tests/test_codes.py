@@ -77,3 +77,21 @@ def test_first_occurrences_of_many_rows_in_a_table():
     values = np.random.default_rng(3).integers(0, 20_000, 40_000).astype(np.int32)
     expected = ~pd.Series(values).duplicated().to_numpy()
     assert np.array_equal(first_occurrences(values), expected)
+
+
+@pytest.mark.parametrize("table_size", [0, 1, 7, 500])
+def test_positions_in_sorted_as_a_dict_finds_them(table_size):
+    rng = np.random.default_rng(table_size)
+    table = np.unique(rng.integers(-50, 2000, table_size))
+    values = rng.integers(-60, 2100, 3000)
+    position = {value: i for i, value in enumerate(table.tolist())}
+    expected = [position.get(value, -1) for value in values.tolist()]
+    assert _codes.positions_in_sorted(table, values).tolist() == expected
+
+
+def test_strictly_increasing():
+    assert _codes.strictly_increasing(np.array([], dtype=np.int64))
+    assert _codes.strictly_increasing(np.array([3]))
+    assert _codes.strictly_increasing(np.array([-2, 0, 5]))
+    assert not _codes.strictly_increasing(np.array([1, 1, 2]))
+    assert not _codes.strictly_increasing(np.array([1, 3, 2]))

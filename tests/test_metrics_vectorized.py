@@ -329,6 +329,40 @@ def test_agreeing_rows_match_a_merge():
     assert agreeing_rows(states, doubled.reset_index(drop=True)) is None
 
 
+def test_agreeing_rows_of_tables_sorted_as_evaluation_sorts_them(monkeypatch):
+    frames = _frames(8, 6000, ["a", "b"])
+    # As evaluation gives them: key parts categorical (sorted categories), both
+    # tables sorted by person and key. A missing purpose sorts last as a
+    # category but first as a code: left out here.
+    parts = ["purpose", "channel", "scope"]
+    tables = []
+    for name in ("compared", "expected"):
+        table = frames[name].dropna(subset=parts)
+        table = table.astype(
+            {part: pd.CategoricalDtype(sorted(set(table[part]))) for part in parts}
+        )
+        tables.append(table.sort_values(["person_id", *parts], ignore_index=True))
+    states, expected = tables
+
+    searched = []
+
+    def search(table, values):
+        searched.append(len(values))
+        return _codes.positions_in_sorted(table, values)
+
+    monkeypatch.setattr(metrics, "positions_in_sorted", search)
+    left, right = agreeing_rows(states, expected)
+    assert searched  # the keys were searched in order, not hashed
+    timed = states[states["actual_state"].isin(KNOWN) & states["system_updated_at"].notna()]
+    both = timed.reset_index().merge(
+        expected[expected["deciding_at"].notna()].reset_index(), on=GROUP, how="inner"
+    )
+    both = both[both["actual_state"].to_numpy() == both["expected_state_y"].to_numpy()]
+    assert len(both) > 100
+    np.testing.assert_array_equal(left, both["index_x"].to_numpy())
+    np.testing.assert_array_equal(right, both["index_y"].to_numpy())
+
+
 def test_identity_metrics_equal_a_pandas_reference():
     rng = np.random.default_rng(9)
     n = 3000
