@@ -28,7 +28,7 @@ from prefsync_audit.mapping import Mapping
 from prefsync_audit.report import _format as fmt
 from prefsync_audit.report._sections import is_membership
 from prefsync_audit.report.files import neutralize_formulas, write_text
-from prefsync_audit.report.summary import iso
+from prefsync_audit.report.summary import iso, iso_texts
 from prefsync_audit.vocab import FindingKind
 
 #: Findings a system fixes by suppressing the person.
@@ -152,10 +152,10 @@ def build_remediation(result: AuditResult) -> list[RemediationFile]:
         table["action"] = action
         table["reason"] = [_reason(row, sla) for _, row in rows.iterrows()]
         table["finding_kind"] = rows["kind"].to_numpy()
-        table["opted_out_at"] = [iso(v) for v in rows["deciding_at"]]
+        table["opted_out_at"] = iso_texts(rows["deciding_at"])
         table["opted_out_via"] = rows["deciding_system"].to_numpy()
         table["authority_system"] = rows["authority_system"].to_numpy()
-        table["authority_updated_at"] = [iso(v) for v in rows["authority_updated_at"]]
+        table["authority_updated_at"] = iso_texts(rows["authority_updated_at"])
         table["finding_id"] = rows["finding_id"].to_numpy()
         identifiers = list(key_columns.values())
         table = table.drop_duplicates().reset_index(drop=True)

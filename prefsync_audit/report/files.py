@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 from prefsync_audit.audit import AuditResult
 from prefsync_audit.report.model import ReportOptions
-from prefsync_audit.report.summary import iso, render_json
+from prefsync_audit.report.summary import iso_texts, render_json
 
 #: Leading characters a spreadsheet would run as a formula (OWASP CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -48,7 +48,7 @@ def findings_for_files(findings: pd.DataFrame) -> pd.DataFrame:
     """Findings with timestamps as ISO text, ready for CSV and Parquet."""
     frame = findings.copy()
     for column in ("authority_updated_at", "deciding_at", "system_updated_at"):
-        frame[column] = [iso(v) for v in frame[column]]
+        frame[column] = iso_texts(frame[column])
     for column in frame.columns:
         if frame[column].dtype == "object" or str(frame[column].dtype) in ("str", "string"):
             frame[column] = frame[column].astype("object")

@@ -31,6 +31,16 @@ def iso(value: datetime | pd.Timestamp | None) -> str | None:
     return pd.Timestamp(value).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def iso_texts(column: pd.Series) -> list[str | None]:
+    """``iso`` of every value of a column: formatted by pandas in one pass when
+    the column holds timestamps with a time zone (a findings file at millions of
+    persons holds hundreds of thousands), else value by value."""
+    if not isinstance(column.dtype, pd.DatetimeTZDtype):
+        return [iso(value) for value in column]
+    texts = column.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ").astype(object)
+    return texts.where(texts.notna(), None).tolist()
+
+
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return json.loads(frame.to_json(orient="records"))
 

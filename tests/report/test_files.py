@@ -112,3 +112,22 @@ def test_a_clean_run_without_thresholds_renders_everywhere(tmp_path: Path):
     assert "No findings." in texts["report.md"]
     assert "No findings: every system agrees" in texts["report.html"]
     assert ET.fromstring(texts["junit"].encode()).get("failures") == "0"
+
+
+@pytest.mark.parametrize("unit", ["ns", "us", "s"])
+def test_timestamps_of_a_column_are_written_as_one_by_one(unit):
+    import numpy as np
+    import pandas as pd
+
+    from prefsync_audit.report.summary import iso, iso_texts
+
+    rng = np.random.default_rng(3)
+    # Before and after 1970, with fractions of a second (cut, not rounded), and NaT.
+    ticks = rng.integers(-(2**61), 2**61, 500) // 10**9 * 10**9 + rng.integers(0, 10**9, 500)
+    stamps = pd.Series(pd.to_datetime(ticks).tz_localize("UTC")).astype(f"datetime64[{unit}, UTC]")
+    stamps[::9] = pd.NaT
+    expected = [iso(value) for value in stamps]
+    assert iso_texts(stamps) == expected and None in expected
+    # Another zone is written in UTC; a column of objects goes value by value.
+    assert iso_texts(stamps.dt.tz_convert("America/New_York")) == expected
+    assert iso_texts(stamps.astype(object)) == expected
