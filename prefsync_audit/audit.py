@@ -115,7 +115,7 @@ def load_table(config: AuditConfig, system: str, path: Path | None) -> tuple[Raw
     return table, not _is_json(path, mapping.format)
 
 
-def mapped_tables(config: AuditConfig, workers: int = 1) -> list[tuple[str, RawTable, MappedFile]]:
+def mapped_tables(config: AuditConfig, workers: int = 1) -> list[tuple[RawTable, MappedFile]]:
     """Every table of every system, loaded and mapped, in config order.
 
     With several ``workers``, tables are loaded and mapped that many at a time
@@ -126,12 +126,12 @@ def mapped_tables(config: AuditConfig, workers: int = 1) -> list[tuple[str, RawT
         (system, path) for system in config.systems for path in system_sources(config, system)
     ]
 
-    def load_and_map(source: tuple[str, Path | None]) -> tuple[str, RawTable, MappedFile]:
+    def load_and_map(source: tuple[str, Path | None]) -> tuple[RawTable, MappedFile]:
         system, path = source
         table, strict = load_table(config, system, path)
         mapped = map_file(table, config.mapping_of(system), config.identity, strict_columns=strict)
         # Only the table's provenance goes on: its text is not held past mapping.
-        return system, replace(table, frame=table.frame.iloc[:0]), mapped
+        return replace(table, frame=table.frame.iloc[:0]), mapped
 
     order = list(range(len(sources)))
     if workers > 1:
@@ -157,8 +157,8 @@ def load_canonical(config: AuditConfig, workers: int = 1) -> Canonical:
     files at a time."""
     records, observations, quarantine, unmapped, inputs, invalid = [], [], [], [], [], []
     next_key = 0
-    for system, table, mapped in mapped_tables(config, workers):
-        display = table.path
+    for table, mapped in mapped_tables(config, workers):
+        system, display = table.system, table.path
         file_records = mapped.records
         file_records.insert(0, "record_key", file_records.index + next_key)
         file_records.insert(1, "system", system)

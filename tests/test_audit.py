@@ -26,9 +26,9 @@ def test_tables_come_back_in_config_order_whatever_the_workers(mini: Path):
     ads.write_text(ads.read_text() + "".join(f"p{i}@example.com\n" for i in range(5000)))
     config = load_config(mini / "audit.yaml")
     one, two = mapped_tables(config, workers=1), mapped_tables(config, workers=2)
-    assert [system for system, _, _ in two] == [system for system, _, _ in one]
-    assert [system for system, _, _ in one] == ["cmp", "esp", "ads"]
-    for (_, table_1, mapped_1), (_, table_2, mapped_2) in zip(one, two, strict=True):
+    assert [table.system for table, _ in two] == [table.system for table, _ in one]
+    assert [table.system for table, _ in one] == ["cmp", "esp", "ads"]
+    for (table_1, mapped_1), (table_2, mapped_2) in zip(one, two, strict=True):
         assert table_2.path == table_1.path and table_2.sha256 == table_1.sha256
         assert mapped_2.records.equals(mapped_1.records)
         # Only the provenance of a table is kept past mapping, not its text.
