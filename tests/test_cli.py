@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -209,3 +211,45 @@ def test_workers_change_speed_not_output(tmp_path: Path):
         assert (outputs["1"] / name).read_bytes() == (outputs["3"] / name).read_bytes(), name
     refused = cli("run", str(retail), "--workers", "0")
     assert refused.returncode == 2 and "--workers" in refused.stderr
+
+
+# The CLI with loading held up (as a large export holds it), telling the test when
+# it has started: Ctrl-C then lands in the middle of a run, in a worker's wait.
+HELD_UP_RUN = """
+import sys, time
+from pathlib import Path
+import prefsync_audit.audit as audit
+from prefsync_audit.cli import main
+
+started = Path(sys.argv[1])
+
+def held_up(*args, **kwargs):
+    started.write_text("loading")
+    time.sleep(60)
+
+audit.load_table = held_up
+sys.argv = ["prefsync-audit", *sys.argv[2:]]
+main()
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is POSIX")
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_says_interrupted_and_exits_130(mini: Path, tmp_path: Path, workers: str):
+    started = tmp_path / "started"
+    command = [sys.executable, "-c", HELD_UP_RUN, str(started), "run", str(mini)]
+    child = subprocess.Popen(
+        [*command, "--output", str(tmp_path / "out"), "--workers", workers],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not started.exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert started.exists(), child.stderr.read() if child.poll() is not None else "not started"
+    child.send_signal(signal.SIGINT)
+    _, stderr = child.communicate(timeout=30)
+    assert child.returncode == 130
+    assert stderr == "interrupted\n"
+    assert not (tmp_path / "out" / "summary.json").exists()

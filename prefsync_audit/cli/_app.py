@@ -80,6 +80,10 @@ def main() -> None:
     try:
         # Without standalone mode click returns the exit code instead of exiting.
         code = app(standalone_mode=False)
+        if code == EXIT_INTERRUPTED:
+            # Recent typers turn Ctrl-C into this exit code, silently; older ones
+            # raise (below). No command returns it otherwise.
+            typer.echo("interrupted", err=True)
         sys.exit(code if isinstance(code, int) else EXIT_PASS)
     except AuditError as exc:
         # Always one line: a file name or key holding a line break must not split it.
