@@ -58,6 +58,13 @@ def stack_columns(
     return pd.DataFrame(stacked)
 
 
+def constant_column(value: str, length: int) -> pd.Categorical:
+    """``length`` rows of ``value`` (a file's system or name) as a categorical of
+    that one value: :func:`stack_columns` joins it by its codes, where a column
+    of strings would be hashed row by row (31M rows at 5M persons)."""
+    return pd.Categorical.from_codes(np.zeros(length, dtype=np.int8), categories=[value])
+
+
 def _missing(length: int, as_text: bool) -> pd.Series:
     """A column a part lacks: all missing (in Arrow for a text column, where
     converting a column of ``None`` objects would cost as much as real text)."""

@@ -19,7 +19,7 @@ import pandas as pd
 
 from prefsync_audit import __version__
 from prefsync_audit._codes import first_occurrences
-from prefsync_audit._stack import stack_columns
+from prefsync_audit._stack import constant_column, stack_columns
 from prefsync_audit._threads import default_workers, ordered_map
 from prefsync_audit.compare import find
 from prefsync_audit.config import AuditConfig, load_config, utc_now
@@ -161,11 +161,12 @@ def load_canonical(config: AuditConfig, workers: int = 1) -> Canonical:
         system, display = table.system, table.path
         file_records = mapped.records
         file_records.insert(0, "record_key", file_records.index + next_key)
-        file_records.insert(1, "system", system)
-        file_records.insert(2, "source_file", str(display))
+        file_records.insert(1, "system", constant_column(system, len(file_records)))
+        file_records.insert(2, "source_file", constant_column(str(display), len(file_records)))
         for frame in (mapped.observations, mapped.unmapped):
             frame["record_key"] = frame["record_key"] + next_key
-            frame.insert(1, "system", system)
+        mapped.observations.insert(1, "system", constant_column(system, len(mapped.observations)))
+        mapped.unmapped.insert(1, "system", system)
         next_key += len(file_records)
         records.append(file_records)
         observations.append(mapped.observations)

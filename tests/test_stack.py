@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from prefsync_audit import _codes
-from prefsync_audit._stack import stack_columns
+from prefsync_audit._stack import constant_column, stack_columns
 
 
 def parts() -> list[pd.DataFrame]:
@@ -80,3 +80,18 @@ def test_values_of_several_types_fall_back_to_pandas(monkeypatch, block):
     assert isinstance(stacked.dtype, pd.CategoricalDtype)
     assert stacked.tolist()[:4] == ["yes", 1, "no", 1]
     assert pd.isna(stacked.tolist()[4])
+
+
+def test_constant_columns_stack_as_their_strings_do():
+    # A file's system and name: one value per part, given as a categorical of it.
+    as_strings = [pd.DataFrame({"file": ["b.csv"] * 3}), pd.DataFrame({"file": ["a.csv"] * 2})]
+    as_constants = [
+        pd.DataFrame({"file": constant_column("b.csv", 3)}),
+        pd.DataFrame({"file": constant_column("a.csv", 2)}),
+        pd.DataFrame({"file": constant_column("b.csv", 0)}),  # an empty file
+    ]
+    expected = stack_columns(as_strings, ["file"], {"file": None})
+    stacked = stack_columns(as_constants, ["file"], {"file": None})
+    pd.testing.assert_frame_equal(stacked, expected)
+    assert list(stacked["file"].cat.categories) == ["a.csv", "b.csv"]
+    assert stacked["file"].cat.codes.tolist() == [1, 1, 1, 0, 0]
