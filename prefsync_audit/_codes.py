@@ -63,11 +63,6 @@ def first_occurrences(values: np.ndarray) -> np.ndarray:
     return first
 
 
-def strictly_increasing(values: np.ndarray) -> bool:
-    """Whether every value is greater than the one before (so all are distinct)."""
-    return bool(np.all(values[1:] > values[:-1]))
-
-
 def positions_in_sorted(sorted_table: np.ndarray, values: np.ndarray) -> np.ndarray:
     """The position of each value in ``sorted_table`` (ascending), -1 where it is
     not there. A binary search: for values sorted too it walks the table in

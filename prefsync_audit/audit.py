@@ -79,6 +79,9 @@ class AuditResult:
     status: Status
     tool_version: str = __version__
     persons_by_system: pd.DataFrame = field(default_factory=pd.DataFrame)
+    sync_lags: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per system, the seconds from each deciding change to the system state that
+    agrees with it: what ``sync_latency`` summarises."""
 
     @property
     def findings_by_kind(self) -> dict[str, int]:
@@ -297,7 +300,7 @@ def run_audit(
         evaluation, resolution, records, canonical.unmapped, persons_by_system, config, as_of
     )
     stage("computing metrics")
-    metrics = compute_metrics(
+    metrics, sync_lags = compute_metrics(
         compared,
         evaluation.expected,
         findings,
@@ -333,6 +336,7 @@ def run_audit(
         thresholds=thresholds,
         status=overall_status(thresholds),
         persons_by_system=persons_by_system,
+        sync_lags=sync_lags,
     )
 
 

@@ -28,8 +28,6 @@ from prefsync_audit._codes import (
     column_codes,
     filled,
     lookup,
-    positions_in_sorted,
-    strictly_increasing,
 )
 from prefsync_audit._model import key_text
 from prefsync_audit.config import AuditConfig
@@ -220,36 +218,6 @@ def lag_seconds(
         later = later.iloc[later_rows].reset_index(drop=True)
         delta = later - earlier.iloc[earlier_rows].reset_index(drop=True)
     return delta.dt.total_seconds().clip(lower=0).to_numpy(dtype="float64")
-
-
-def agreeing_rows(
-    states: pd.DataFrame, expected: pd.DataFrame
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """The system states (``evaluation.system_states``) that agree with their known
-    expected state (``evaluation.expected``), both timed: positions in ``states``
-    (ascending) and of the matching ``expected`` row — the pairs ``sync_latency``
-    is computed over. None when a person-key has several timed expected rows."""
-    (actual, expected_state), state_names = _shared_codes(
-        states["actual_state"], expected["expected_state"]
-    )
-    known = np.array([name in KNOWN_STATES for name in state_names], dtype=bool)
-    timed_known = lookup(known, actual, False) & states["system_updated_at"].notna().to_numpy()
-    left = np.flatnonzero(timed_known)
-    right = np.flatnonzero(expected["deciding_at"].notna().to_numpy())
-    state_keys, expected_keys = _person_key_codes(states, expected)
-    timed_keys = expected_keys[right]
-    if strictly_increasing(timed_keys):
-        # As evaluation gives them: sorted by person and key, each once.
-        match = positions_in_sorted(timed_keys, state_keys[left])
-    else:
-        expected_index = pd.Index(timed_keys)
-        if not expected_index.is_unique:
-            return None
-        match = expected_index.get_indexer(state_keys[left])
-    found = match >= 0
-    left, right = left[found], right[match[found]]
-    agree = actual[left] == expected_state[right]
-    return left[agree], right[agree]
 
 
 # --- comparison counts -------------------------------------------------------
@@ -457,11 +425,16 @@ def compute_metrics(
     person_of_record: pd.Series,
     config: AuditConfig,
     as_of: datetime,
-) -> dict[str, Any]:
-    """All metrics of the run as a JSON-ready dict."""
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """All metrics of the run as a JSON-ready dict, and per system the lags
+    (seconds) its ``sync_latency`` summarises, for the report's histograms."""
     missing = findings[findings["kind"] == FindingKind.MISSING_PREFERENCE]
     rows = _comparison_rows(compared, missing, config)
     systems = list(config.systems)
+    timed_system = rows.system[rows.timed]
+    sync_lags = {
+        system: rows.lag[timed_system == position] for position, system in enumerate(systems)
+    }
 
     overall, per_system, per_system_key = _comparison_blocks(rows, len(systems))
     coverage, coverage_by_key = _coverage(expected)
@@ -485,7 +458,7 @@ def compute_metrics(
         entry["audit_readiness"] = readiness[position]
         entry["by_key"] = per_system_key[position]
         by_system[system] = entry
-    return {"overall": overall, "by_system": by_system, "by_key": coverage_by_key}
+    return {"overall": overall, "by_system": by_system, "by_key": coverage_by_key}, sync_lags
 
 
 def _coverage(expected: pd.DataFrame) -> tuple[dict[str, Any], dict[str, Any]]:

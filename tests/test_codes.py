@@ -87,11 +87,3 @@ def test_positions_in_sorted_as_a_dict_finds_them(table_size):
     position = {value: i for i, value in enumerate(table.tolist())}
     expected = [position.get(value, -1) for value in values.tolist()]
     assert _codes.positions_in_sorted(table, values).tolist() == expected
-
-
-def test_strictly_increasing():
-    assert _codes.strictly_increasing(np.array([], dtype=np.int64))
-    assert _codes.strictly_increasing(np.array([3]))
-    assert _codes.strictly_increasing(np.array([-2, 0, 5]))
-    assert not _codes.strictly_increasing(np.array([1, 1, 2]))
-    assert not _codes.strictly_increasing(np.array([1, 3, 2]))

@@ -21,7 +21,6 @@ from prefsync_audit._model import key_text
 from prefsync_audit.config import AuditConfig, load_config
 from prefsync_audit.metrics import (
     KIND_COUNTS,
-    agreeing_rows,
     compute_metrics,
     identity_metrics,
     lag_seconds,
@@ -252,7 +251,7 @@ def _configs(config: AuditConfig) -> list[AuditConfig]:
 
 
 def _run(frames: dict[str, pd.DataFrame], config: AuditConfig) -> dict[str, Any]:
-    return compute_metrics(
+    metrics, _ = compute_metrics(
         frames["compared"],
         frames["expected"],
         frames["findings"],
@@ -262,6 +261,7 @@ def _run(frames: dict[str, pd.DataFrame], config: AuditConfig) -> dict[str, Any]
         config,
         AS_OF,
     )
+    return metrics
 
 
 @pytest.mark.parametrize(("seed", "rows"), [(1, 400), (2, 3000), (3, 7), (4, 1)])
@@ -270,6 +270,34 @@ def test_metrics_equal_a_pandas_reference(config, seed, rows):
         frames = _frames(seed, rows, list(variant.systems))
         expected = _reference(**frames, config=variant)
         assert json.dumps(_run(frames, variant)) == json.dumps(expected)
+
+
+def test_sync_lags_are_those_sync_latency_summarises(config):
+    # The report draws its lag histograms from them: per system, every agreeing
+    # comparison's lag, as the pandas reference computes it.
+    frames = _frames(2, 3000, list(config.systems))
+    metrics, sync_lags = compute_metrics(
+        frames["compared"],
+        frames["expected"],
+        frames["findings"],
+        frames["observations"],
+        pd.DataFrame(),
+        pd.Series(dtype="int64"),
+        config,
+        AS_OF,
+    )
+    compared = frames["compared"]
+    agree = (compared["actual_state"] == compared["expected_state"]) & compared[
+        "actual_state"
+    ].isin(KNOWN)
+    lag = (compared["system_updated_at"] - compared["deciding_at"]).dt.total_seconds()
+    lag = lag.clip(lower=0).where(agree).dropna()
+    system = compared["system"].astype("object")[lag.index]
+    assert list(sync_lags) == list(config.systems)
+    assert sum(len(lags) for lags in sync_lags.values()) > 100
+    for name, lags in sync_lags.items():
+        np.testing.assert_array_equal(lags, lag[system == name].to_numpy())
+        assert len(lags) == metrics["by_system"][name]["sync_latency"]["count"]
 
 
 def test_fallback_paths_give_the_same_metrics(config, monkeypatch):
@@ -306,61 +334,6 @@ def test_lag_seconds_matches_pandas_across_time_units():
             lag_seconds(later, rows, earlier, rows),
             reference.dt.total_seconds().clip(lower=0).to_numpy(),
         )
-
-
-def test_agreeing_rows_match_a_merge():
-    rng = np.random.default_rng(8)
-    frames = _frames(8, 1500, ["a", "b"])
-    states = frames["compared"]
-    expected = frames["expected"]
-    rows = agreeing_rows(states, expected)
-    assert rows is not None
-    left, right = rows
-    timed = states[states["actual_state"].isin(KNOWN) & states["system_updated_at"].notna()]
-    both = timed.reset_index().merge(
-        expected[expected["deciding_at"].notna()].reset_index(), on=GROUP, how="inner"
-    )
-    both = both[both["actual_state"].to_numpy() == both["expected_state_y"].to_numpy()]
-    np.testing.assert_array_equal(left, both["index_x"].to_numpy())
-    np.testing.assert_array_equal(right, both["index_y"].to_numpy())
-    # Several timed expected rows for one person-key: no answer (the caller merges).
-    doubled = pd.concat([expected, expected.iloc[rng.choice(len(expected), 1)]])
-    doubled["deciding_at"] = doubled["deciding_at"].fillna(pd.Timestamp(AS_OF))
-    assert agreeing_rows(states, doubled.reset_index(drop=True)) is None
-
-
-def test_agreeing_rows_of_tables_sorted_as_evaluation_sorts_them(monkeypatch):
-    frames = _frames(8, 6000, ["a", "b"])
-    # As evaluation gives them: key parts categorical (sorted categories), both
-    # tables sorted by person and key. A missing purpose sorts last as a
-    # category but first as a code: left out here.
-    parts = ["purpose", "channel", "scope"]
-    tables = []
-    for name in ("compared", "expected"):
-        table = frames[name].dropna(subset=parts)
-        table = table.astype(
-            {part: pd.CategoricalDtype(sorted(set(table[part]))) for part in parts}
-        )
-        tables.append(table.sort_values(["person_id", *parts], ignore_index=True))
-    states, expected = tables
-
-    searched = []
-
-    def search(table, values):
-        searched.append(len(values))
-        return _codes.positions_in_sorted(table, values)
-
-    monkeypatch.setattr(metrics, "positions_in_sorted", search)
-    left, right = agreeing_rows(states, expected)
-    assert searched  # the keys were searched in order, not hashed
-    timed = states[states["actual_state"].isin(KNOWN) & states["system_updated_at"].notna()]
-    both = timed.reset_index().merge(
-        expected[expected["deciding_at"].notna()].reset_index(), on=GROUP, how="inner"
-    )
-    both = both[both["actual_state"].to_numpy() == both["expected_state_y"].to_numpy()]
-    assert len(both) > 100
-    np.testing.assert_array_equal(left, both["index_x"].to_numpy())
-    np.testing.assert_array_equal(right, both["index_y"].to_numpy())
 
 
 def test_identity_metrics_equal_a_pandas_reference():

@@ -8,7 +8,6 @@ same run renders the same bytes.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,7 +16,6 @@ import numpy as np
 from prefsync_audit.audit import AuditResult
 from prefsync_audit.history import HistoryView
 from prefsync_audit.mask import mask_value
-from prefsync_audit.metrics import agreeing_rows, lag_seconds
 from prefsync_audit.report import _format as fmt
 from prefsync_audit.report._charts import (
     HBar,
@@ -39,11 +37,9 @@ from prefsync_audit.report._sections import SystemScope as SystemScope
 from prefsync_audit.report._sections import ThresholdLine as ThresholdLine
 from prefsync_audit.report._trend import HistorySection, history_section
 from prefsync_audit.report.summary import build_summary
-from prefsync_audit.vocab import DEFAULT_SEVERITY, FindingKind, Severity, State
+from prefsync_audit.vocab import DEFAULT_SEVERITY, FindingKind, Severity
 
 FailLevel = Literal["warn", "fail", "never"]
-#: A person-key: how expected states and system states join.
-GROUP = ["person_id", "purpose", "channel", "scope"]
 SEVERITY_ORDER = [Severity.CRITICAL.value, Severity.WARNING.value, Severity.INFO.value]
 
 
@@ -325,63 +321,8 @@ def _heatmap(summary: dict[str, Any]) -> Heatmap:
     return Heatmap(keys, rows)
 
 
-def agreeing_lags(result: AuditResult) -> dict[str, np.ndarray]:
-    """Per system, the lags (seconds) of its states that agree with a known expected
-    state, both timed: exactly the lags ``sync_latency`` is computed over."""
-    states = result.evaluation.system_states
-    expected = result.evaluation.expected
-    # Joined on one integer per person-key, not by merging the frames on four columns.
-    rows = agreeing_rows(states, expected)
-    if rows is None:
-        return _merged_lags(result)
-    left, right = rows
-    lags = lag_seconds(states["system_updated_at"], left, expected["deciding_at"], right)
-    systems = states["system"].iloc[left]
-    return {
-        system: lags[(systems == system).to_numpy(dtype=bool)] for system in result.config.systems
-    }
-
-
-def _merged_lags(result: AuditResult) -> dict[str, np.ndarray]:
-    """:func:`agreeing_lags` by a merge: when a person-key has several expected rows."""
-    known = [State.GRANTED.value, State.DENIED.value]
-    states = result.evaluation.system_states
-    # Filter before joining: untimed or unknown rows (an ad audience) give no lag.
-    states = states.loc[
-        states["actual_state"].isin(known) & states["system_updated_at"].notna(),
-        [*GROUP, "system", "actual_state", "system_updated_at"],
-    ]
-    expected = result.evaluation.expected
-    expected = expected.loc[
-        expected["deciding_at"].notna(), [*GROUP, "expected_state", "deciding_at"]
-    ]
-    both = states.merge(expected, on=GROUP, how="inner")
-    both = both[both["actual_state"].to_numpy() == both["expected_state"].to_numpy()]
-    lag = (both["system_updated_at"] - both["deciding_at"]).dt.total_seconds().clip(lower=0)
-    systems = both["system"].astype("object").to_numpy()
-    values = lag.to_numpy(dtype="float64")
-    return {system: values[systems == system] for system in result.config.systems}
-
-
-#: Lags of recent results (id → (weak reference, lags)): each renderer builds the
-#: report again, and on a large run the join behind the lags is the costly part.
-_LAGS: dict[int, tuple[weakref.ref, dict[str, np.ndarray]]] = {}
-
-
-def _cached_lags(result: AuditResult) -> dict[str, np.ndarray]:
-    entry = _LAGS.get(id(result))
-    if entry is not None and entry[0]() is result:
-        return entry[1]
-    lags = agreeing_lags(result)
-    if len(_LAGS) >= 4:
-        _LAGS.clear()
-    _LAGS[id(result)] = (weakref.ref(result), lags)
-    return lags
-
-
 def _latency(result: AuditResult, summary: dict[str, Any]) -> list[LatencySystem]:
     """Per system: the lags of agreeing states, binned against its SLA."""
-    lags = _cached_lags(result)
     kinds = result.findings.groupby(["system", "kind"]).size()
     out = []
     for system in result.config.systems:
@@ -398,7 +339,7 @@ def _latency(result: AuditResult, summary: dict[str, Any]) -> list[LatencySystem
                 over_sla=block["over_sla"],
                 pending=int(kinds.get((system, FindingKind.PENDING_SYNC.value), 0)),
                 overdue=int(kinds.get((system, FindingKind.SUPPRESSION_GAP.value), 0)),
-                chart=lag_histogram(lags[system], sla),
+                chart=lag_histogram(result.sync_lags.get(system, np.array([])), sla),
             )
         )
     return out
