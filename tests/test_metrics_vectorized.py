@@ -250,8 +250,10 @@ def _configs(config: AuditConfig) -> list[AuditConfig]:
     return [config, wide, none]
 
 
-def _run(frames: dict[str, pd.DataFrame], config: AuditConfig) -> dict[str, Any]:
-    metrics, _ = compute_metrics(
+def _computed(
+    frames: dict[str, pd.DataFrame], config: AuditConfig
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    return compute_metrics(
         frames["compared"],
         frames["expected"],
         frames["findings"],
@@ -261,7 +263,10 @@ def _run(frames: dict[str, pd.DataFrame], config: AuditConfig) -> dict[str, Any]
         config,
         AS_OF,
     )
-    return metrics
+
+
+def _run(frames: dict[str, pd.DataFrame], config: AuditConfig) -> dict[str, Any]:
+    return _computed(frames, config)[0]
 
 
 @pytest.mark.parametrize(("seed", "rows"), [(1, 400), (2, 3000), (3, 7), (4, 1)])
@@ -276,16 +281,7 @@ def test_sync_lags_are_those_sync_latency_summarises(config):
     # The report draws its lag histograms from them: per system, every agreeing
     # comparison's lag, as the pandas reference computes it.
     frames = _frames(2, 3000, list(config.systems))
-    metrics, sync_lags = compute_metrics(
-        frames["compared"],
-        frames["expected"],
-        frames["findings"],
-        frames["observations"],
-        pd.DataFrame(),
-        pd.Series(dtype="int64"),
-        config,
-        AS_OF,
-    )
+    metrics, sync_lags = _computed(frames, config)
     compared = frames["compared"]
     agree = (compared["actual_state"] == compared["expected_state"]) & compared[
         "actual_state"
