@@ -180,25 +180,6 @@ def _person_codes(*columns: pd.Series) -> list[np.ndarray]:
     return _shared_codes(*columns)[0]
 
 
-def _person_key_codes(*frames: pd.DataFrame) -> list[np.ndarray]:
-    """One integer per row of each frame for its (person, key): equal across frames
-    exactly where ``merge(on=GROUP)`` would match the rows (missing matches missing)."""
-    persons = _person_codes(*(frame["person_id"] for frame in frames))
-    # Codes shifted by one: a missing part (-1) is a value too.
-    parts = [np.concatenate(_shared_codes(*(f[part] for f in frames))[0]) + 1 for part in KEY]
-    key_number, distinct = _distinct_rows(parts)
-    key_count = len(distinct[0])
-    ends = np.cumsum([len(frame) for frame in frames])
-    codes = []
-    for person, key in zip(persons, np.split(key_number, ends[:-1]), strict=True):
-        code = person.astype(np.int64)  # a copy: the ids may be the frame's own array
-        code += 1
-        code *= key_count
-        code += key
-        codes.append(code)
-    return codes
-
-
 def lag_seconds(
     later: pd.Series, later_rows: np.ndarray, earlier: pd.Series, earlier_rows: np.ndarray
 ) -> np.ndarray:
