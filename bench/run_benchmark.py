@@ -125,12 +125,13 @@ def _wrap(module, name: str, totals: dict[str, float]) -> None:
 def child_audit(
     config_path: Path, profile: str | None, keep_memory: bool = False, workers: int | None = None
 ) -> dict:
-    """``run_audit`` with per-stage timers, then the report stage."""
-    if keep_memory:
-        from prefsync_audit.memory import keep_freed_memory
+    """``run_audit`` with per-stage timers, then the report stage, in a process
+    set up as ``prefsync-audit run`` sets up its own."""
+    from prefsync_audit.memory import keep_freed_memory, share_one_heap
 
-        if not keep_freed_memory():
-            raise SystemExit("--keep-freed-memory: the C library is not glibc")
+    share_one_heap()
+    if keep_memory and not keep_freed_memory():
+        raise SystemExit("--keep-freed-memory: the C library is not glibc")
     import prefsync_audit.audit as audit
     from prefsync_audit._threads import default_workers
 

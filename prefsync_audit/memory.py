@@ -1,4 +1,5 @@
-"""Keeping freed memory in the process, for ``run --keep-freed-memory``.
+"""How the audit's process allocates: one heap for every thread (always, from
+``run``), and keeping freed memory (``run --keep-freed-memory``).
 
 On a virtual machine whose kernel hands free memory back to its host (virtio
 balloon free page reporting, common on cloud machines), memory the audit frees
@@ -8,9 +9,16 @@ process still holds. A large audit frees and allocates gigabytes between its
 steps, and the longer the steps (the larger the exports), the more of that
 memory is handed back before it is taken again (``docs/benchmarks.md``).
 
-Keeping freed memory for reuse avoids those faults, at the cost of a higher
-peak: the process keeps what it freed. It is a choice for the whole process,
-so only the command line makes it, before the audit allocates anything.
+By default glibc gives each thread that allocates an arena of its own, made of
+64 MiB heaps it unmaps when they empty. The audit's worker threads (loading,
+mapping, evaluation) then leave memory scattered over several arenas and hand
+it back as their heaps empty: one arena for all of them was faster and lower
+at the peak (5M persons: 209–211 s and 12.9 GiB, against 222–224 s and
+13.9–14.1 GiB). Keeping freed memory for reuse as well avoids most of the
+host's faults, at the cost of a higher peak: the process keeps what it freed.
+
+Both are settings of the whole process, so only the command line makes them,
+before the audit allocates anything; a library caller keeps its own.
 """
 
 from __future__ import annotations
@@ -26,6 +34,13 @@ _M_ARENA_MAX = -8
 _NEVER_TRIM = -1
 
 
+def share_one_heap() -> bool:
+    """Make every thread allocate from glibc's main arena (``M_ARENA_MAX`` 1).
+    Returns False, changing nothing, where the C library is not glibc."""
+    mallopt = _glibc_mallopt()
+    return mallopt is not None and bool(mallopt(_M_ARENA_MAX, 1))
+
+
 def keep_freed_memory() -> bool:
     """Make glibc's malloc keep freed memory (large blocks from the heap, not
     mapped and unmapped each time; the heap not trimmed; one heap for every
@@ -34,11 +49,11 @@ def keep_freed_memory() -> bool:
     mallopt = _glibc_mallopt()
     if mallopt is None:
         return False
-    # A worker thread would otherwise allocate from an arena of its own, made of
-    # 64 MiB heaps that glibc unmaps when they empty: at 5M persons that memory
-    # went to the host and back (219 s, against 195 s with one arena).
-    settings = ((_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, _NEVER_TRIM), (_M_ARENA_MAX, 1))
-    if not all(mallopt(parameter, value) for parameter, value in settings):
+    # With an arena per thread, a worker's 64 MiB heaps are unmapped when they
+    # empty, whatever the trim threshold: at 5M persons that memory went to the
+    # host and back (219 s, against 195 s with one arena).
+    settings = ((_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, _NEVER_TRIM))
+    if not (share_one_heap() and all(mallopt(name, value) for name, value in settings)):
         return False
     import pyarrow as pa
 

@@ -22,6 +22,7 @@ from prefsync_audit.cli._app import (
 from prefsync_audit.cli._options import AllowOutsidePaths
 from prefsync_audit.errors import AuditError
 from prefsync_audit.memory import keep_freed_memory as _keep_freed_memory
+from prefsync_audit.memory import share_one_heap
 
 if TYPE_CHECKING:
     from prefsync_audit.audit import AuditResult
@@ -129,6 +130,7 @@ def run(
 
     if save_canonical and output is None:
         raise AuditError("--save-canonical needs --output DIR")
+    share_one_heap()  # where glibc is not the C library this changes nothing
     if keep_freed_memory and not _keep_freed_memory():
         print(
             "prefsync-audit: --keep-freed-memory has no effect here (the C library is not glibc)",
