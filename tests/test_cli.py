@@ -253,3 +253,17 @@ def test_ctrl_c_says_interrupted_and_exits_130(mini: Path, tmp_path: Path, worke
     assert child.returncode == 130
     assert stderr == "interrupted\n"
     assert not (tmp_path / "out" / "summary.json").exists()
+
+
+def test_run_allocates_from_one_heap(mini: Path, tmp_path: Path, monkeypatch):
+    # A setting of the whole process: made by the command, before the audit.
+    from typer.testing import CliRunner
+
+    import prefsync_audit.cli.run as run_command
+    from prefsync_audit.cli import app
+
+    calls = []
+    monkeypatch.setattr(run_command, "share_one_heap", lambda: calls.append("shared") or True)
+    done = CliRunner().invoke(app, ["run", str(mini), "--output", str(tmp_path / "out")])
+    assert done.exit_code == 0, done.output
+    assert calls == ["shared"]

@@ -86,3 +86,35 @@ def test_memory_freed_in_a_worker_thread_is_kept_too():
     # With an arena of the thread's own, glibc unmapped a heap and faulted it in
     # again: 539 faults here, against 3,745 by default and none from one arena.
     assert kept < 64
+
+
+# Where a worker thread's small block comes from: glibc's main arena lies in the
+# process's "[heap]" mapping, another arena in a mapping of its own.
+HEAP_PROBE = """
+import ctypes, json, sys, threading
+from prefsync_audit.memory import share_one_heap
+
+shared = share_one_heap() if sys.argv[1] == "share" else None
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+addresses = []
+thread = threading.Thread(target=lambda: addresses.append(libc.malloc(1000)))
+thread.start()
+thread.join()
+with open("/proc/self/maps") as maps:
+    heap = [line.split()[0] for line in maps if line.rstrip().endswith("[heap]")]
+start, end = (int(bound, 16) for bound in heap[0].split("-"))
+print(json.dumps({"shared": shared, "in_main_heap": start <= addresses[0] < end}))
+"""
+
+
+def test_share_one_heap_makes_worker_threads_use_the_main_arena():
+    def probe_heap(mode: str) -> dict:
+        done = subprocess.run(
+            [sys.executable, "-c", HEAP_PROBE, mode], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    assert probe_heap("default") == {"shared": None, "in_main_heap": False}
+    assert probe_heap("share") == {"shared": True, "in_main_heap": True}
