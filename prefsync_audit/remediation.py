@@ -91,18 +91,20 @@ def _key_columns(mapping: Mapping) -> dict[str, str]:
     return columns
 
 
-def _reason(row: pd.Series, sla_seconds: float) -> str:
-    since = f"opt-out via {row['deciding_system'] or 'unknown system'}"
-    if row["kind"] == FindingKind.UNVERIFIED_RESUBSCRIBE:
+def _reason(
+    kind: str, deciding_system: object, deciding_at: object, lag_seconds: float, sla_seconds: float
+) -> str:
+    since = f"opt-out via {deciding_system or 'unknown system'}"
+    if kind == FindingKind.UNVERIFIED_RESUBSCRIBE:
         return (
-            f"{since} at {iso(row['deciding_at']) or 'an unknown time'}, then a grant "
+            f"{since} at {iso(deciding_at) or 'an unknown time'}, then a grant "
             "here without evidence of consent: it does not count; suppress until proven"
         )
-    if pd.isna(row["deciding_at"]):
+    if pd.isna(deciding_at):
         return f"{since} at an unknown time, not applied here"
     return (
-        f"{since} at {iso(row['deciding_at'])} not applied here after "
-        f"{fmt.duration(row['lag_seconds'])} (SLA {fmt.duration_words(sla_seconds)})"
+        f"{since} at {iso(deciding_at)} not applied here after "
+        f"{fmt.duration(lag_seconds)} (SLA {fmt.duration_words(sla_seconds)})"
     )
 
 
@@ -120,11 +122,8 @@ def build_remediation(result: AuditResult) -> list[RemediationFile]:
     findings = result.findings[result.findings["kind"].isin([k.value for k in REMEDIATED_KINDS])]
     if findings.empty:
         return []
-    records = result.canonical.records.copy()
-    records["person_id"] = result.resolution.person_of_record.reindex(
-        records["record_key"]
-    ).to_numpy()
-    records["system"] = records["system"].astype("object")
+    records = result.canonical.records
+    person_of_record = result.resolution.person_of_record.reindex(records["record_key"])
     files = []
     for system in result.config.systems:
         mine = findings[findings["system"] == system]
@@ -133,9 +132,10 @@ def build_remediation(result: AuditResult) -> list[RemediationFile]:
         mapping = result.config.mapping_of(system)
         key_columns = _key_columns(mapping)
         kinds = [kind for kind in key_columns if kind != "record_id"]
-        held = records.loc[
-            records["system"] == system, ["person_id", "record_key", "record_id", *kinds]
-        ]
+        # The system column is categorical: compared by code, not string by string.
+        in_system = (records["system"] == system).to_numpy(dtype=bool)
+        held = records.loc[in_system, ["record_key", "record_id", *kinds]]
+        held.insert(0, "person_id", person_of_record.to_numpy()[in_system])
         # Every record of the person in this system: a person listed twice (an
         # audience with an email row and a phone row) is removed twice.
         rows = mine.merge(held, on="person_id", how="inner").sort_values(
@@ -150,7 +150,12 @@ def build_remediation(result: AuditResult) -> list[RemediationFile]:
         table["channel"] = rows["channel"].to_numpy()
         table["scope"] = rows["scope"].to_numpy()
         table["action"] = action
-        table["reason"] = [_reason(row, sla) for _, row in rows.iterrows()]
+        # Column by column, not a Series per row (iterrows): tens of thousands of
+        # rows at millions of persons.
+        reason_columns = (
+            rows[c] for c in ("kind", "deciding_system", "deciding_at", "lag_seconds")
+        )
+        table["reason"] = [_reason(*values, sla) for values in zip(*reason_columns, strict=True)]
         table["finding_kind"] = rows["kind"].to_numpy()
         table["opted_out_at"] = iso_texts(rows["deciding_at"])
         table["opted_out_via"] = rows["deciding_system"].to_numpy()
