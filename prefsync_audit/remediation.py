@@ -123,7 +123,7 @@ def build_remediation(result: AuditResult) -> list[RemediationFile]:
     if findings.empty:
         return []
     records = result.canonical.records
-    person_of_record = result.resolution.person_of_record.reindex(records["record_key"])
+    person_of_record = result.resolution.person_of_record.reindex(records["record_key"]).to_numpy()
     files = []
     for system in result.config.systems:
         mine = findings[findings["system"] == system]
@@ -135,7 +135,7 @@ def build_remediation(result: AuditResult) -> list[RemediationFile]:
         # The system column is categorical: compared by code, not string by string.
         in_system = (records["system"] == system).to_numpy(dtype=bool)
         held = records.loc[in_system, ["record_key", "record_id", *kinds]]
-        held.insert(0, "person_id", person_of_record.to_numpy()[in_system])
+        held.insert(0, "person_id", person_of_record[in_system])
         # Every record of the person in this system: a person listed twice (an
         # audience with an email row and a phone row) is removed twice.
         rows = mine.merge(held, on="person_id", how="inner").sort_values(
