@@ -23,12 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from prefsync_audit._codes import (
-    code_type,
-    column_codes,
-    filled,
-    lookup,
-)
+from prefsync_audit._codes import code_type, column_codes, filled, lookup
 from prefsync_audit._model import key_text
 from prefsync_audit.config import AuditConfig
 from prefsync_audit.policy import GROUP, KEY, authority_of_keys

@@ -30,9 +30,10 @@ print(json.dumps({"kept": kept, "faults": faults, "pool": pa.default_memory_pool
 """
 
 
-def probe(mode: str) -> dict:
+def probe(mode: str, source: str = PROBE) -> dict:
+    """Run a probe in a process of its own (``mode``: its first argument); its JSON."""
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, mode], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", source, mode], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -74,14 +75,8 @@ print(json.dumps({"faults": faults[0]}))
 
 
 def test_memory_freed_in_a_worker_thread_is_kept_too():
-    def faults(mode: str) -> int:
-        done = subprocess.run(
-            [sys.executable, "-c", THREAD_PROBE, mode], capture_output=True, text=True, timeout=120
-        )
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)["faults"]
-
-    default, kept = faults("default"), faults("keep")
+    default = probe("default", THREAD_PROBE)["faults"]
+    kept = probe("keep", THREAD_PROBE)["faults"]
     assert default >= 64
     # With an arena of the thread's own, glibc unmapped a heap and faulted it in
     # again: 539 faults here, against 3,745 by default and none from one arena.
@@ -109,12 +104,5 @@ print(json.dumps({"shared": shared, "in_main_heap": start <= addresses[0] < end}
 
 
 def test_share_one_heap_makes_worker_threads_use_the_main_arena():
-    def probe_heap(mode: str) -> dict:
-        done = subprocess.run(
-            [sys.executable, "-c", HEAP_PROBE, mode], capture_output=True, text=True, timeout=120
-        )
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
-
-    assert probe_heap("default") == {"shared": None, "in_main_heap": False}
-    assert probe_heap("share") == {"shared": True, "in_main_heap": True}
+    assert probe("default", HEAP_PROBE) == {"shared": None, "in_main_heap": False}
+    assert probe("share", HEAP_PROBE) == {"shared": True, "in_main_heap": True}

@@ -24,11 +24,15 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 1
 
 
+#: How the summary, the findings files and remediation files write a time (UTC).
+ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
 def iso(value: datetime | pd.Timestamp | None) -> str | None:
     """UTC ISO 8601 with a ``Z``; None stays None."""
     if value is None or pd.isna(value):
         return None
-    return pd.Timestamp(value).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+    return pd.Timestamp(value).tz_convert("UTC").strftime(ISO_FORMAT)
 
 
 def iso_texts(column: pd.Series) -> list[str | None]:
@@ -37,7 +41,7 @@ def iso_texts(column: pd.Series) -> list[str | None]:
     persons holds hundreds of thousands), else value by value."""
     if not isinstance(column.dtype, pd.DatetimeTZDtype):
         return [iso(value) for value in column]
-    texts = column.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ").astype(object)
+    texts = column.dt.tz_convert("UTC").dt.strftime(ISO_FORMAT).astype(object)
     return texts.where(texts.notna(), None).tolist()
 
 
