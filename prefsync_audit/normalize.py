@@ -193,22 +193,45 @@ def apply_phone_profile(phone: str, profile: HashProfile) -> str:
     return phone.lstrip("+") if profile == "meta" else phone
 
 
-def apply_profile(kind: str, values: np.ndarray, profile: HashProfile) -> np.ndarray:
-    """``apply_email_profile`` (``kind`` email) or ``apply_phone_profile`` over an
-    object array of values; only the values the profile can change are visited."""
+def apply_profile(kind: str, values: pa.Array, profile: HashProfile) -> pa.Array:
+    """``apply_email_profile`` (``kind`` email) or ``apply_phone_profile`` over
+    Arrow strings, in Arrow: only the values the profile can change change."""
     if kind == "email":
         if profile != "google":
             return values
-        changing = pd.Series(values, dtype=object).str.endswith(
-            tuple("@" + domain for domain in _GMAIL_DOMAINS)
-        )
-        rows = np.flatnonzero(changing.to_numpy(dtype=bool, na_value=False))
-        applied = values.copy()
-        applied[rows] = [apply_email_profile(values[i], profile) for i in rows]
-        return applied
+        for domain in _GMAIL_DOMAINS:
+            at_domain = "@" + domain
+            changing = pc.fill_null(pc.ends_with(values, at_domain), False)
+            if not pc.any(changing).as_py():
+                continue
+            local = pc.utf8_slice_codeunits(pc.filter(values, changing), 0, -len(at_domain))
+            # Up to the first ``+`` (``(?s)``: a line break does not end the suffix).
+            local = pc.replace_substring_regex(local, r"(?s)\+.*", "")
+            local = pc.replace_substring(local, ".", "")
+            suffix = pa.scalar(at_domain, local.type)
+            applied = pc.binary_join_element_wise(local, suffix, pa.scalar("", local.type))
+            values = pc.replace_with_mask(values, changing, applied)
+        return values
     if profile != "meta":
         return values
-    return np.array([apply_phone_profile(value, profile) for value in values], dtype=object)
+    return pc.utf8_ltrim(values, characters="+")
+
+
+def sha256_hex_array(texts: pa.Array) -> pa.Array:
+    """``sha256_hex`` of each of these strings (of their UTF-8 bytes), as Arrow
+    strings. DuckDB hashes them in C++ on every core, about five times as fast
+    as ``hashlib`` one Python string at a time."""
+    import duckdb
+
+    with duckdb.connect() as connection:
+        # A projection keeps the rows in order with insertion order preserved
+        # (DuckDB's default, set here so that it cannot be configured away).
+        connection.execute("SET preserve_insertion_order = true")
+        table = pa.table({"text": texts})
+        digests = connection.from_arrow(table).project("sha256(text)").to_arrow_table()
+    if digests.num_rows != len(texts):  # pragma: no cover - DuckDB's contract
+        raise RuntimeError("DuckDB returned a different number of hashes than values")
+    return digests.column(0).combine_chunks().cast(pa.large_string())
 
 
 def normalize_id(value: str) -> str | None:

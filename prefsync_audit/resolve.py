@@ -27,7 +27,13 @@ from scipy.sparse.csgraph import connected_components
 
 from prefsync_audit._codes import dense_bound, first_occurrences
 from prefsync_audit.config import IdentityConfig
-from prefsync_audit.normalize import apply_profile, sha256_hex
+from prefsync_audit.normalize import (
+    apply_email_profile,
+    apply_phone_profile,
+    apply_profile,
+    sha256_hex,
+    sha256_hex_array,
+)
 
 DEFAULT_PLACEHOLDERS: dict[str, list[str]] = {
     "email": [
@@ -280,22 +286,30 @@ def _arrow_strings(values: np.ndarray) -> pa.Array | None:
         return None
 
 
-def _factorize_text(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``pd.factorize`` of an object array, hashed in Arrow when every value is a
-    ``str``: a hash table over millions of Python strings misses the cache more
-    and more as it grows (4.0M hashes took 4.1 s as objects at 5M persons, 15×
-    the time of a fifth of them). The distinct values are the array's own
-    objects, at their first occurrence, as ``pd.factorize`` gives them."""
-    strings = _arrow_strings(values)
-    if strings is None or not len(values):
-        codes, distinct = pd.factorize(values)
-        return codes, np.asarray(distinct, dtype=object)
-    # Arrow numbers values in order of first occurrence, as pandas does, so a
-    # value is new where the running highest code rises.
-    codes = pc.dictionary_encode(strings).indices.to_numpy()
-    highest = np.maximum.accumulate(codes)
-    first = np.flatnonzero(np.concatenate([[True], highest[1:] > highest[:-1]]))
-    return codes.astype(np.intp, copy=False), values[first]
+def _factorize_text(
+    parts: list[np.ndarray | pa.Array],
+) -> tuple[np.ndarray, np.ndarray, pa.Array | None]:
+    """``pd.factorize`` of these values end to end: codes, the distinct values in
+    order of first occurrence, and those as Arrow strings when every value is a
+    ``str`` and they were hashed in Arrow (None otherwise). A hash table over
+    millions of Python strings misses the cache more and more as it grows (4.0M
+    hashes took 4.1 s as objects at 5M persons, 15× the time of a fifth of them)."""
+    texts = [part if isinstance(part, pa.Array) else _arrow_strings(part) for part in parts]
+    if any(text is None or text.null_count for text in texts) or not sum(map(len, parts)):
+        objects = np.concatenate([_objects(part) for part in parts])
+        codes, distinct = pd.factorize(objects)
+        return codes, np.asarray(distinct, dtype=object), None
+    # Arrow numbers values in order of first occurrence, as pandas does.
+    encoded = pc.dictionary_encode(pa.concat_arrays([t.cast(pa.large_string()) for t in texts]))
+    distinct = encoded.dictionary
+    return encoded.indices.to_numpy().astype(np.intp), _objects(distinct), distinct
+
+
+def _objects(values: np.ndarray | pa.Array) -> np.ndarray:
+    """Values as an object array (Arrow strings become Python strings)."""
+    if isinstance(values, pa.Array):
+        return values.to_numpy(zero_copy_only=False).astype(object, copy=False)
+    return np.asarray(values, dtype=object)
 
 
 def _present_in_arrow(column: pd.Series) -> tuple[np.ndarray, np.ndarray, pa.Array] | None:
@@ -320,11 +334,11 @@ def _present_in_arrow(column: pd.Series) -> tuple[np.ndarray, np.ndarray, pa.Arr
 
 class _Source(NamedTuple):
     """Values of a kind: a plain kind's own (``profile`` None), or their hashes
-    under ``profile``."""
+    under ``profile``; Arrow strings where they came or were made so."""
 
     plain_kind: str
     profile: str | None
-    values: np.ndarray
+    values: np.ndarray | pa.Array
 
 
 @dataclass
@@ -413,20 +427,17 @@ def _link_codes(records: pd.DataFrame, kinds: list[str], profiles: dict[str, set
     # The values of each kind: its own distinct values, and for ``X_sha256`` the
     # hash of each distinct X under each profile.
     sources: dict[str, list[_Source]] = {}
-    # A kind's distinct values as Arrow strings, where they came as such: sorting
-    # and searching them then needs no conversion back from Python strings.
-    arrow_values: dict[str, pa.Array] = {}
     for kind in kinds:
         present = _present_in_arrow(records[columns[kind][0]]) if len(columns[kind]) == 1 else None
         if present is not None:
             column = columns[kind][0]
-            rows_of[column], plain_code_of[column], arrow_values[kind] = present
-            uniques = arrow_values[kind].to_numpy(zero_copy_only=False)
+            rows_of[column], plain_code_of[column], uniques = present
         else:
             # Missing values are coded -1.
             codes, uniques = pd.factorize(
                 np.concatenate([records[c].to_numpy(dtype=object) for c in columns[kind]])
             )
+            uniques = np.asarray(uniques, dtype=object)
             for column, column_codes in zip(
                 columns[kind], np.split(codes, len(columns[kind])), strict=True
             ):
@@ -435,31 +446,34 @@ def _link_codes(records: pd.DataFrame, kinds: list[str], profiles: dict[str, set
         for column in columns[kind]:
             rows_of[column] = rows_of[column].astype(index_type, copy=False)
             plain_code_of[column] = plain_code_of[column].astype(index_type, copy=False)
-        sources.setdefault(kind, []).append(_Source(kind, None, np.asarray(uniques, dtype=object)))
+        sources.setdefault(kind, []).append(_Source(kind, None, uniques))
     for kind in kinds:
         own = sources[kind][0].values
         for profile in sorted(profiles.get(kind, ())):
-            texts = apply_profile(kind, own, profile)
-            hashed = np.array([sha256_hex(text) for text in texts], dtype=object)
+            hashed = _profile_hashes(kind, own, profile)
             sources.setdefault(f"{kind}_sha256", []).append(_Source(kind, profile, hashed))
 
-    # A kind holding hashes too derived from plain values has more values than its column.
-    arrow_values = {kind: v for kind, v in arrow_values.items() if len(sources[kind]) == 1}
     value_parts: list[np.ndarray] = []
     starts = [0]
     code_of: dict[tuple[str, str | None], np.ndarray] = {}
-    for of_kind in sources.values():
+    # A kind's distinct values as Arrow strings, where they came or were hashed as
+    # such: sorting and searching them then needs no conversion from Python strings.
+    arrow_values: dict[str, pa.Array] = {}
+    for kind, of_kind in sources.items():
         # A kind's own values are distinct already; hashes may coincide (``a.b@gmail.com``
         # and ``ab@gmail.com`` under Google's profile, with each other or a held hash).
         if len(of_kind) == 1 and of_kind[0].profile is None:
-            codes, distinct = np.arange(len(of_kind[0].values)), of_kind[0].values
+            distinct = of_kind[0].values
+            codes, text = np.arange(len(distinct)), distinct
         else:
-            codes, distinct = _factorize_text(np.concatenate([source.values for source in of_kind]))
+            codes, distinct, text = _factorize_text([source.values for source in of_kind])
+        if isinstance(text, pa.Array):
+            arrow_values[kind] = text
         codes = (codes + starts[-1]).astype(index_type)
         boundaries = np.cumsum([len(source.values) for source in of_kind])[:-1]
         for source, source_codes in zip(of_kind, np.split(codes, boundaries), strict=True):
             code_of[source.plain_kind, source.profile] = source_codes
-        value_parts.append(np.asarray(distinct, dtype=object))
+        value_parts.append(_objects(distinct))
         starts.append(starts[-1] + len(distinct))
     values = _Values(
         list(sources),
@@ -486,6 +500,18 @@ def _link_codes(records: pd.DataFrame, kinds: list[str], profiles: dict[str, set
         for kind in kinds
     }
     return _Links(values, parts, held, hash_codes, len(records))
+
+
+def _profile_hashes(
+    kind: str, values: np.ndarray | pa.Array, profile: str
+) -> pa.Array | np.ndarray:
+    """The SHA-256 of each of a plain kind's distinct values under a hash profile:
+    in Arrow, or one value at a time when they cannot be Arrow strings."""
+    text = values if isinstance(values, pa.Array) else _arrow_strings(values)
+    if text is not None:
+        return sha256_hex_array(apply_profile(kind, text, profile))
+    apply = apply_email_profile if kind == "email" else apply_phone_profile
+    return np.array([sha256_hex(apply(value, profile)) for value in values], dtype=object)
 
 
 def _placeholder_patterns(identity: IdentityConfig, kinds: list[str]) -> dict[str, list[str]]:

@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from prefsync_audit.config import IdentityConfig
@@ -217,19 +218,28 @@ def test_text_factorized_in_arrow_as_pandas_factorizes_it(values):
     from prefsync_audit.resolve import _factorize_text
 
     array = np.array(values, dtype=object)
-    codes, distinct = _factorize_text(array)
     expected_codes, expected_distinct = pd.factorize(array)
-    assert codes.tolist() == expected_codes.tolist()
-    assert list(distinct) == list(expected_distinct)
-    # The distinct values are the array's own objects (first occurrences), not copies.
-    for code in range(len(distinct)):
-        assert distinct[code] is array[list(codes).index(code)]
+    # Whole, and split in two parts of which the second came as Arrow strings
+    # where it can be one.
+    half = len(values) // 2
+    try:
+        second = pa.array(values[half:], pa.large_string())
+    except (pa.ArrowException, UnicodeError):
+        second = array[half:]
+    for parts in ([array], [array[:half], second]):
+        codes, distinct, text = _factorize_text(parts)
+        assert codes.tolist() == expected_codes.tolist()
+        assert list(distinct) == list(expected_distinct)
+        all_text = all(isinstance(value, str) for value in values) and "\udc80" not in values
+        if all_text and values:
+            assert text.to_pylist() == list(expected_distinct)
+        else:
+            assert text is None
 
 
 def test_values_kept_in_arrow_are_the_kinds_values():
-    """A kind's values as Arrow strings, kept from its column where they came so,
-    are its values in code order; a kind that also holds hashes derived from
-    plain values keeps none from its column."""
+    """A kind's values as Arrow strings, kept from its column where they came so
+    or from hashing them in Arrow, are its values in code order."""
     frame = records(
         [
             {"email": "b@gmail.com", "email_sha256": sha("zz@x.com"), "customer_id": "C2"},
@@ -241,7 +251,7 @@ def test_values_kept_in_arrow_are_the_kinds_values():
         frame[column] = frame[column].astype("str")
     kinds = ["customer_id", "email", "email_sha256"]
     values = _link_codes(frame, kinds, {"email": {"google"}}).values
-    assert set(values._strings) == {"customer_id", "email"}
+    assert set(values._strings) == {"customer_id", "email", "email_sha256"}
     for kind in kinds:
         start, stop = values.span(kind)
         assert values.strings(kind).equals(_arrow_strings(values.value[start:stop]))
