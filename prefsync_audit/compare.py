@@ -54,8 +54,8 @@ def comparisons(evaluation: Evaluation) -> pd.DataFrame:
 
 def classify(compared: pd.DataFrame, config: AuditConfig, as_of: datetime) -> pd.Series:
     """The finding kind of each comparison row, or NA where the system agrees."""
-    expected = compared["expected_state"].to_numpy()
-    actual = compared["actual_state"].to_numpy()
+    # Compared as columns: categoricals compare their codes, not a string per row.
+    expected, actual = compared["expected_state"], compared["actual_state"]
     system_time = compared["system_updated_at"]
     deciding = compared["deciding_at"]
     # An untimed observation is older than every timed one (DESIGN §5.3): a timed
@@ -72,7 +72,10 @@ def classify(compared: pd.DataFrame, config: AuditConfig, as_of: datetime) -> pd
     waiting = (pd.Timestamp(as_of) - deciding).to_numpy()
     overdue = deciding.isna().to_numpy() | (waiting > sla)
 
-    gap_like = (expected == State.DENIED) & (actual == State.GRANTED)
+    def where(column: pd.Series, state: State) -> np.ndarray:
+        return (column == state.value).to_numpy(dtype=bool)
+
+    gap_like = where(expected, State.DENIED) & where(actual, State.GRANTED)
     names = np.array(
         [
             FindingKind.UNVERIFIED_RESUBSCRIBE.value,
@@ -89,8 +92,8 @@ def classify(compared: pd.DataFrame, config: AuditConfig, as_of: datetime) -> pd
             gap_like & newer_grant,
             gap_like & overdue,
             gap_like,
-            (expected == State.GRANTED) & (actual == State.DENIED),
-            (expected == State.UNKNOWN) & (actual == State.GRANTED),
+            where(expected, State.GRANTED) & where(actual, State.DENIED),
+            where(expected, State.UNKNOWN) & where(actual, State.GRANTED),
         ],
         [0, 1, 2, 3, 4],
         default=5,

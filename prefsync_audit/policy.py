@@ -50,7 +50,7 @@ GROUP = ["person_id", *KEY]
 UNTIMED = np.iinfo(np.int64).min + 1
 _GRANTED, _DENIED, _UNKNOWN = 0, 1, 2
 _STATE_CODE = {State.GRANTED.value: _GRANTED, State.DENIED.value: _DENIED}
-_STATE_NAME = np.array([State.GRANTED.value, State.DENIED.value, State.UNKNOWN.value], object)
+_STATE_NAME = [State.GRANTED.value, State.DENIED.value, State.UNKNOWN.value]
 
 
 @dataclass
@@ -488,12 +488,15 @@ def _has_evidence(observations: pd.DataFrame) -> np.ndarray:
     return with_source | filled(observations["proof"], ~with_source)
 
 
-def _text(table: np.ndarray, codes: np.ndarray) -> pd.Series:
-    """``table[codes]`` as an object column of text, missing values as NaN
-    (assigning a bare array would convert it to Arrow strings and back). The
-    few names of the table are cleaned, not the millions of rows."""
-    names = np.array([np.nan if name is None else name for name in table], dtype=object)
-    return pd.Series(names[codes], dtype="object", copy=False)
+def _named(table: list[str | None], codes: np.ndarray) -> pd.Series:
+    """``table[codes]`` as a categorical, missing where the name is None (or the
+    code is -1): a byte per row where text would take a pointer, and compared,
+    joined and counted by its codes. The few names are coded, not the rows."""
+    names = [name for name in dict.fromkeys(table) if name is not None]
+    position = {name: code for code, name in enumerate(names)}
+    code_of = np.array([position.get(name, -1) for name in [*table, None]], dtype=np.int16)
+    coded = code_of[codes].astype(code_type(len(names)), copy=False)
+    return pd.Series(pd.Categorical.from_codes(coded, categories=names), copy=False)
 
 
 def _utc(values: np.ndarray) -> pd.Series:
@@ -551,7 +554,7 @@ def _states_frame(
 ) -> pd.DataFrame:
     states = _key_frame(columns["person"], columns["key"], codes.keys)
     states["system"] = pd.Categorical.from_codes(columns["system"], categories=systems)
-    states["actual_state"] = _text(_STATE_NAME, columns["state"])
+    states["actual_state"] = _named(_STATE_NAME, columns["state"])
     states["system_updated_at"] = _utc(columns["t"])
     states["record_key"] = columns["record_key"]
     return states
@@ -639,11 +642,9 @@ def _expected_frame(
     n_keys = max(len(codes.keys), 1)
     universe_key = columns["pk"] % n_keys
     expected = _key_frame(columns["pk"] // n_keys, universe_key, codes.keys)
-    expected["expected_state"] = _text(_STATE_NAME, columns["state"])
+    expected["expected_state"] = _named(_STATE_NAME, columns["state"])
     expected["deciding_at"] = _utc(columns["deciding_time"])
-    names = np.array([*systems, None], dtype=object)
-    expected["deciding_system"] = _text(names, columns["deciding_system"])
-    authority_of_key = np.array(_authority_names(codes.keys, config), dtype=object)
-    expected["authority_system"] = _text(authority_of_key, universe_key)
+    expected["deciding_system"] = _named(systems, columns["deciding_system"])
+    expected["authority_system"] = _named(_authority_names(codes.keys, config), universe_key)
     expected["authority_updated_at"] = _utc(columns["authority_time"])
     return expected
