@@ -282,11 +282,8 @@ def run_audit(
     persons_by_system = pd.DataFrame(
         {
             "person_id": person_of_key[first],
-            # Through the codes: the categories are Arrow text, and turning the
-            # whole column into objects would make a string per record.
-            "system": np.asarray(records["system"].cat.categories, dtype=object)[
-                system_code[first]
-            ],
+            # The records' own categories and codes: text would be a string a row.
+            "system": pd.Categorical.from_codes(system_code[first], dtype=records["system"].dtype),
             "record_key": records["record_key"].to_numpy()[first],
         },
         index=first,

@@ -53,7 +53,8 @@ def comparisons(evaluation: Evaluation) -> pd.DataFrame:
 
 
 def classify(compared: pd.DataFrame, config: AuditConfig, as_of: datetime) -> pd.Series:
-    """The finding kind of each comparison row, or NA where the system agrees."""
+    """The finding kind of each comparison row (a categorical), or NaN where the
+    system agrees."""
     # Compared as columns: categoricals compare their codes, not a string per row.
     expected, actual = compared["expected_state"], compared["actual_state"]
     system_time = compared["system_updated_at"]
@@ -76,17 +77,13 @@ def classify(compared: pd.DataFrame, config: AuditConfig, as_of: datetime) -> pd
         return (column == state.value).to_numpy(dtype=bool)
 
     gap_like = where(expected, State.DENIED) & where(actual, State.GRANTED)
-    names = np.array(
-        [
-            FindingKind.UNVERIFIED_RESUBSCRIBE.value,
-            FindingKind.SUPPRESSION_GAP.value,
-            FindingKind.PENDING_SYNC.value,
-            FindingKind.OVER_SUPPRESSION.value,
-            FindingKind.UNCONFIRMED_GRANT.value,
-            None,
-        ],
-        dtype=object,
-    )
+    names = [
+        FindingKind.UNVERIFIED_RESUBSCRIBE.value,
+        FindingKind.SUPPRESSION_GAP.value,
+        FindingKind.PENDING_SYNC.value,
+        FindingKind.OVER_SUPPRESSION.value,
+        FindingKind.UNCONFIRMED_GRANT.value,
+    ]
     kind_code = np.select(
         [
             gap_like & newer_grant,
@@ -95,10 +92,12 @@ def classify(compared: pd.DataFrame, config: AuditConfig, as_of: datetime) -> pd
             where(expected, State.GRANTED) & where(actual, State.DENIED),
             where(expected, State.UNKNOWN) & where(actual, State.GRANTED),
         ],
-        [0, 1, 2, 3, 4],
-        default=5,
+        np.arange(len(names), dtype=np.int8),
+        default=np.int8(-1),
     )
-    return pd.Series(names[kind_code], index=compared.index, dtype="str")
+    # A categorical: a byte a row, where text would be a string per row.
+    kind = pd.Categorical.from_codes(kind_code, categories=names)
+    return pd.Series(kind, index=compared.index, copy=False)
 
 
 def person_identifiers(
@@ -154,6 +153,8 @@ def find(
     compared = comparisons(evaluation)
     compared["kind"] = classify(compared, config, as_of)
     mismatched = compared[compared["kind"].notna()].copy()
+    # Findings of every part are text: a categorical's ranks would sort by category.
+    mismatched["kind"] = mismatched["kind"].astype("str")
     mismatched["lag_seconds"] = _finding_lag(mismatched, as_of)
     parts = [mismatched, _missing(evaluation, persons_by_system, config)]
 

@@ -593,7 +593,8 @@ def resolve_identities(
         {
             "person_id": person_ids,
             "anchor_kind": anchors.kind[order],
-            "anchor_value": anchors.value[order],
+            # Python strings already: as Arrow text they would be converted one by one.
+            "anchor_value": pd.Series(anchors.value[order], dtype=object, copy=False),
         }
     )
 
