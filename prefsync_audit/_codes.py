@@ -47,6 +47,21 @@ def dense_bound(values: np.ndarray) -> int | None:
     return bound if values.min() >= 0 and bound <= 2 * len(values) else None
 
 
+def isin_integers(values: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """``np.isin`` for integers: through a table of flags over their range when it
+    is at most twice as wide as the values and members together (a batch of
+    persons' keys), else a hash lookup."""
+    if not len(values) or not len(members):
+        return np.zeros(len(values), dtype=bool)
+    low = min(int(values.min()), int(members.min()))
+    width = max(int(values.max()), int(members.max())) - low + 1
+    if width > 2 * (len(values) + len(members)):
+        return pd.Series(values).isin(members).to_numpy()
+    flags = np.zeros(width, dtype=bool)
+    flags[members - low] = True
+    return flags[values - low]
+
+
 def first_occurrences(values: np.ndarray) -> np.ndarray:
     """Mask of the first row of each distinct value (integers; through a table
     when they are dense, see ``dense_bound``)."""

@@ -36,6 +36,7 @@ from prefsync_audit._codes import (
     column_codes,
     filled,
     first_occurrences,
+    isin_integers,
     lookup,
     positions_in_sorted,
 )
@@ -361,7 +362,7 @@ def _pairs(observed: _Observed, universe: np.ndarray, codes: _KeyCodes) -> _Pair
     key = flat_targets[starts[obs_key[row]] + position] if len(row) else row
     pk = observed.person[row] * n_keys + key
     # ...that its person is evaluated on.
-    keep = pd.Series(pk).isin(universe).to_numpy()  # a hash lookup, no sort
+    keep = isin_integers(pk, universe)
     row, key, pk = row[keep], key[keep], pk[keep]
     return _Pairs(
         row=row,

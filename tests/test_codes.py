@@ -87,3 +87,17 @@ def test_positions_in_sorted_as_a_dict_finds_them(table_size):
     position = {value: i for i, value in enumerate(table.tolist())}
     expected = [position.get(value, -1) for value in values.tolist()]
     assert _codes.positions_in_sorted(table, values).tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "members"),
+    [
+        ([5, 7, 9, 5, -3], [7, -3, 100]),  # a narrow range: through a table of flags
+        ([0, 10**12, 3], [3, 10**12]),  # a wide range: through a hash lookup
+        ([1, 2], []),
+        ([], [1]),
+    ],
+)
+def test_isin_integers_as_numpy_finds_them(values, members):
+    values, members = np.array(values, dtype=np.int64), np.array(members, dtype=np.int64)
+    assert _codes.isin_integers(values, members).tolist() == np.isin(values, members).tolist()
