@@ -14,8 +14,8 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future
-from typing import TypeVar
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from typing import Any, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -44,10 +44,12 @@ def ordered_map(
 ) -> Iterator[Result]:
     """``map(function, items)``, ``workers`` calls at a time.
 
-    Results come in the order of ``items``; at most ``workers`` of them are
-    computed ahead of the one the caller waits for, so memory stays that of
-    ``workers`` pieces. A call's exception is raised in its turn, as a plain
-    ``map`` would, and no further call is started.
+    Results come in the order of ``items``. While the caller waits for one, a
+    call that finishes early makes room for the next item: a long first piece
+    (the largest file) runs beside all the others rather than beside one. The
+    results finished early wait for the earlier ones in memory (both callers
+    keep every result anyway). A call's exception is raised in its turn, as a
+    plain ``map`` would, and no call starts after one has failed.
 
     Each call runs on a daemon thread of its own (a few per stage, so the cost
     of starting them is nothing beside the work): on an error or Ctrl-C the
@@ -58,13 +60,29 @@ def ordered_map(
     if workers <= 1:
         yield from map(function, items)
         return
+    remaining = iter(items)
     pending: deque[Future[Result]] = deque()
-    for item in items:
-        if len(pending) >= workers:
+    exhausted = failed = False
+    while True:
+        running = [future for future in pending if not future.done()]
+        failed = failed or any(f.done() and f.exception() is not None for f in pending)
+        while len(running) < workers and not (exhausted or failed):
+            item = next(remaining, _END)
+            if item is _END:
+                exhausted = True
+                break
+            running.append(_started(function, item))
+            pending.append(running[-1])
+        if not pending:
+            return
+        if pending[0].done():
             yield pending.popleft().result()
-        pending.append(_started(function, item))
-    while pending:
-        yield pending.popleft().result()
+        else:
+            wait(running, return_when=FIRST_COMPLETED)
+
+
+#: Marks the end of the items (an item may be None).
+_END: Any = object()
 
 
 def _started(function: Callable[[Item], Result], item: Item) -> Future[Result]:

@@ -132,7 +132,8 @@ def mapped_tables(config: AuditConfig, workers: int = 1) -> list[tuple[RawTable,
     def load_and_map(source: tuple[str, Path | None]) -> tuple[RawTable, MappedFile]:
         system, path = source
         table, strict = load_table(config, system, path)
-        mapped = map_file(table, config.mapping_of(system), config.identity, strict_columns=strict)
+        mapping = config.mapping_of(system)
+        mapped = map_file(table, mapping, config.identity, strict_columns=strict, workers=workers)
         # Only the table's provenance goes on: its text is not held past mapping.
         return replace(table, frame=table.frame.iloc[:0]), mapped
 

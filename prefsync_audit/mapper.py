@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from prefsync_audit._codes import filled
+from prefsync_audit._threads import ordered_map
 from prefsync_audit.config import IdentityConfig
 from prefsync_audit.errors import InputError
 from prefsync_audit.load import ROW, RawTable
@@ -152,21 +153,32 @@ class _Batch:
 
 
 def map_file(
-    table: RawTable, mapping: Mapping, identity: IdentityConfig, strict_columns: bool
+    table: RawTable,
+    mapping: Mapping,
+    identity: IdentityConfig,
+    strict_columns: bool,
+    workers: int = 1,
 ) -> MappedFile:
-    """Apply ``mapping`` to one loaded file.
+    """Apply ``mapping`` to one loaded file, ``workers`` batches of rows at a time.
 
     ``strict_columns``: a mapped column missing from the file is an error (CSV,
     Parquet); for JSON a missing key just means no value.
     """
     frame = table.frame.reset_index(drop=True)
-    batches: list[_Batch] = []
+
+    def map_batch(span: tuple[int, int]) -> _Batch:
+        rows = frame.iloc[span[0] : span[1]].reset_index(drop=True)
+        return _map_rows(rows, table, mapping, identity, strict_columns)
+
+    # Batches are independent: a file much larger than the others (a consent
+    # platform's rows per purpose) is mapped on every worker rather than one.
+    batches = list(ordered_map(map_batch, _row_batches(frame, mapping), workers))
     records_before = 0
-    for start, stop in _row_batches(frame, mapping):
-        rows = frame.iloc[start:stop].reset_index(drop=True)
-        batch = _map_rows(rows, table, mapping, identity, strict_columns, records_before)
+    for batch in batches:
+        # Each batch numbers its records from 0: after the earlier batches' records.
+        for _, part in [*batch.observations, *batch.unmapped]:
+            part["record_key"] += records_before
         records_before += len(batch.records)
-        batches.append(batch)
 
     records = (
         batches[0].records
@@ -219,10 +231,9 @@ def _map_rows(
     mapping: Mapping,
     identity: IdentityConfig,
     strict_columns: bool,
-    records_before: int,
 ) -> _Batch:
     """Map one batch of a file's rows (index 0…n-1); its records are numbered
-    from ``records_before``."""
+    from 0."""
     columns = _Columns(frame, strict_columns)
     n = len(frame)
     reasons = pd.Series([None] * n, dtype="object")
@@ -285,7 +296,6 @@ def _map_rows(
     else:
         positions = np.flatnonzero(usable)
         local_key[positions] = np.arange(len(positions))
-    local_key[local_key >= 0] += records_before
     records = identifiers.iloc[positions].reset_index(drop=True)
     records.insert(0, "source_row", source_rows[positions])
     record_ids = columns.get(mapping.record_id) if mapping.record_id else None

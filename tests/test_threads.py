@@ -31,14 +31,35 @@ def test_calls_run_on_several_threads_at_once():
     assert threading.current_thread().name not in names
 
 
-def test_no_more_than_workers_calls_run_ahead_of_the_caller():
-    started: list[int] = []
-    results = ordered_map(started.append, range(100), workers=3)
-    next(results)
-    time.sleep(0.05)
-    # The first result is taken; three more calls at most were started for it.
-    assert len(started) <= 4
-    assert len(list(results)) == 99 and started == list(range(100))
+@pytest.mark.parametrize("workers", [2, 3])
+def test_no_more_than_workers_calls_run_at_once(workers):
+    lock = threading.Lock()
+    running, most = [0], [0]
+
+    def call(n: int) -> int:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.002 * (n % 3))
+        with lock:
+            running[0] -= 1
+        return n
+
+    assert list(ordered_map(call, range(30), workers)) == list(range(30))
+    assert most[0] == workers
+
+
+def test_a_long_first_call_runs_beside_all_the_others():
+    # The first call (the largest file) only ends once the last one has run: the
+    # others must get the second worker while it runs, one after another.
+    last_ran = threading.Event()
+
+    def call(n: int) -> bool:
+        if n == 5:
+            last_ran.set()
+        return last_ran.wait(10) if n == 0 else True
+
+    assert list(ordered_map(call, range(6), workers=2)) == [True] * 6
 
 
 @pytest.mark.parametrize("workers", [1, 3])
