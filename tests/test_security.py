@@ -17,6 +17,7 @@ import stat
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from markdown_it import MarkdownIt
@@ -239,6 +240,27 @@ def test_every_owasp_prefix_is_neutralized(prefix):
     assert neutralize_formulas(prefix + "SUM(A1)") == "'" + prefix + "SUM(A1)"
     assert neutralize_formulas("plain" + prefix) == "plain" + prefix
     assert neutralize_formulas(-5) == -5
+
+
+def test_formula_safe_frame_is_each_cell_neutralized():
+    from prefsync_audit.report.files import formula_safe, neutralize_formulas
+
+    frame = pd.DataFrame(
+        {
+            "detail": pd.Series(["=HYPERLINK()", "ok", None, "-1", "\tx"], dtype=object),
+            "text": pd.Series(["@me", "fine", None, "+1", "a=b"], dtype="str"),
+            "number": [-5.0, 1.0, float("nan"), 2.0, 3.0],
+            "count": pd.Series([-1, None, 3, 4, 5], dtype="Int64"),
+        }
+    )
+    safe = formula_safe(frame)
+    # The same file as a call per cell writes.
+    assert safe.to_csv(index=False) == frame.map(neutralize_formulas).to_csv(index=False)
+    assert safe["detail"].tolist()[:4] == ["'=HYPERLINK()", "ok", None, "'-1"]
+    assert safe["text"].tolist()[0] == "'@me" and safe["text"].tolist()[3] == "'+1"
+    # Numbers are never formulas, and keep their types.
+    assert safe["count"].dtype == "Int64" and safe["number"].dtype == "float64"
+    assert frame["detail"].tolist()[0] == "=HYPERLINK()"  # the input is left as it was
 
 
 # --- Atomic writes ------------------------------------------------------------------

@@ -71,10 +71,9 @@ def findings(
     if output_format == FindingsFormat.json:
         sys.stdout.write(to_json(answer.to_dict()))
     elif output_format == FindingsFormat.csv:
-        from prefsync_audit.report.files import neutralize_formulas
+        from prefsync_audit.report.files import formula_safe
 
-        frame = answer.findings
-        safe = frame.map(neutralize_formulas) if len(frame) else frame
+        safe = formula_safe(answer.findings)
         sys.stdout.write(safe.to_csv(index=False, lineterminator="\n"))
     else:
         print_renderables(findings_renderables(answer))

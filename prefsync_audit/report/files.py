@@ -44,6 +44,23 @@ def neutralize_formulas(value: object) -> object:
     return value
 
 
+def formula_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``neutralize_formulas`` of every cell: the text columns tested at once,
+    the few cells that start like a formula prefixed (numbers and times are
+    never formulas; a call per cell took 1.4 s for the 37k findings at 1M)."""
+    safe = frame.copy()
+    for column in safe.columns:
+        values = safe[column]
+        if values.dtype != object and str(values.dtype) not in ("str", "string"):
+            continue
+        risky = values.str.startswith(FORMULA_PREFIXES, na=False).to_numpy(dtype=bool)
+        if risky.any():
+            fixed = values.astype(object)
+            fixed[risky] = [neutralize_formulas(value) for value in values[risky]]
+            safe[column] = fixed
+    return safe
+
+
 def findings_for_files(findings: pd.DataFrame) -> pd.DataFrame:
     """Findings with timestamps as ISO text, ready for CSV and Parquet."""
     frame = findings.copy()
@@ -80,7 +97,7 @@ def write_outputs(
     written.append(parquet)
 
     csv_path = out_dir / "findings.csv"
-    safe = frame.map(neutralize_formulas) if len(frame) else frame
+    safe = formula_safe(frame)
     write_atomic(csv_path, lambda p: safe.to_csv(p, index=False, lineterminator="\n"))
     written.append(csv_path)
 
