@@ -251,6 +251,8 @@ def test_formula_safe_frame_is_each_cell_neutralized():
             "text": pd.Series(["@me", "fine", None, "+1", "a=b"], dtype="str"),
             "number": [-5.0, 1.0, float("nan"), 2.0, 3.0],
             "count": pd.Series([-1, None, 3, 4, 5], dtype="Int64"),
+            # Not all text: tested value by value.
+            "mixed": pd.Series([-1, "=1+1", None, 2.5, "x"], dtype=object),
         }
     )
     safe = formula_safe(frame)
@@ -258,6 +260,7 @@ def test_formula_safe_frame_is_each_cell_neutralized():
     assert safe.to_csv(index=False) == frame.map(neutralize_formulas).to_csv(index=False)
     assert safe["detail"].tolist()[:4] == ["'=HYPERLINK()", "ok", None, "'-1"]
     assert safe["text"].tolist()[0] == "'@me" and safe["text"].tolist()[3] == "'+1"
+    assert safe["mixed"].tolist()[:2] == [-1, "'=1+1"]
     # Numbers are never formulas, and keep their types.
     assert safe["count"].dtype == "Int64" and safe["number"].dtype == "float64"
     assert frame["detail"].tolist()[0] == "=HYPERLINK()"  # the input is left as it was

@@ -7,8 +7,10 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from prefsync_audit.audit import AuditResult
@@ -53,12 +55,25 @@ def formula_safe(frame: pd.DataFrame) -> pd.DataFrame:
         values = safe[column]
         if values.dtype != object and str(values.dtype) not in ("str", "string"):
             continue
-        risky = values.str.startswith(FORMULA_PREFIXES, na=False).to_numpy(dtype=bool)
+        risky = _starting_like_a_formula(values)
         if risky.any():
             fixed = values.astype(object)
             fixed[risky] = [neutralize_formulas(value) for value in values[risky]]
             safe[column] = fixed
     return safe
+
+
+def _starting_like_a_formula(values: pd.Series) -> np.ndarray:
+    """Which values are text starting with a formula prefix: tested in Arrow when
+    the column is all text (a Python call per value otherwise)."""
+    try:
+        texts = pa.array(values.to_numpy(dtype=object), pa.large_string(), from_pandas=True)
+    except (pa.ArrowException, UnicodeError):
+        return values.str.startswith(FORMULA_PREFIXES, na=False).to_numpy(dtype=bool)
+    risky = pa.array(np.zeros(len(texts), dtype=bool))
+    for prefix in FORMULA_PREFIXES:
+        risky = pc.or_(risky, pc.fill_null(pc.starts_with(texts, prefix), False))
+    return risky.to_numpy(zero_copy_only=False)
 
 
 def findings_for_files(findings: pd.DataFrame) -> pd.DataFrame:
