@@ -27,7 +27,7 @@ from prefsync_audit.audit import AuditResult
 from prefsync_audit.mapping import Mapping
 from prefsync_audit.report import _format as fmt
 from prefsync_audit.report._sections import is_membership
-from prefsync_audit.report.files import neutralize_formulas, write_text
+from prefsync_audit.report.files import formula_safe, neutralize_formulas, write_text
 from prefsync_audit.report.summary import iso, iso_texts
 from prefsync_audit.vocab import FindingKind
 
@@ -167,8 +167,7 @@ def build_remediation(result: AuditResult) -> list[RemediationFile]:
         # Neutralized like findings.csv, in case the file is opened in a spreadsheet;
         # identifiers that are plain numbers (E.164 "+1…") stay verbatim so
         # importers match them, and no spreadsheet evaluates them as formulas.
-        for column in DETAIL_COLUMNS:
-            table[column] = table[column].map(neutralize_formulas)
+        table[DETAIL_COLUMNS] = formula_safe(table[DETAIL_COLUMNS])
         for column in identifiers:
             table[column] = table[column].map(_neutralize_unless_number)
         table = table[[*identifiers, *DETAIL_COLUMNS]]
