@@ -103,7 +103,7 @@ def identifier_links(
         {
             "record_key": record_key[first],
             "kind": kind[first],
-            "value": links.values.value[code[first]],
+            "value": links.values.value_of(code[first]),
         }
     )
 
@@ -157,14 +157,20 @@ def _dense_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
 class _Values:
     """Every distinct (kind, value) of the links, numbered: linking runs on the codes.
 
-    The codes of ``kinds[i]`` run from ``starts[i]`` up to ``starts[i + 1]``."""
+    The codes of ``kinds[i]`` run from ``starts[i]`` up to ``starts[i + 1]``;
+    ``distinct[i]`` holds that kind's values in code order, as Arrow strings where
+    they came or were hashed so (made Python strings only when asked for: at
+    millions of persons there are tens of millions of them), else as objects."""
 
     kinds: list[str]
     starts: np.ndarray
-    value: np.ndarray
+    distinct: list[np.ndarray | pa.Array]
     _strings: dict[str, pa.Array | None] = field(default_factory=dict)
     _ascii_one_line: dict[str, bool] = field(default_factory=dict)
     """Per kind: all its values are ASCII without line breaks."""
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
 
     def span(self, kind: str) -> tuple[int, int]:
         """First code of ``kind`` and the code after its last (0, 0 if absent)."""
@@ -178,20 +184,39 @@ class _Values:
         index = np.searchsorted(self.starts, codes, side="right") - 1
         return np.asarray(self.kinds, dtype=object)[index]
 
+    def value_of(self, codes: np.ndarray) -> np.ndarray:
+        """The value of each code, as Python objects."""
+        codes = np.asarray(codes)
+        found = np.empty(len(codes), dtype=object)
+        index = np.searchsorted(self.starts, codes, side="right") - 1
+        for kind_index, distinct in enumerate(self.distinct):
+            at = np.flatnonzero(index == kind_index)
+            if len(at):
+                local = codes[at] - self.starts[kind_index]
+                if isinstance(distinct, pa.Array):
+                    found[at] = _objects(distinct.take(pa.array(local)))
+                else:
+                    found[at] = distinct[local]
+        return found
+
     def strings(self, kind: str) -> pa.Array | None:
         """This kind's values as Arrow strings, None unless all are ``str``."""
         if kind not in self._strings:
-            start, stop = self.span(kind)
-            self._strings[kind] = _arrow_strings(self.value[start:stop])
+            distinct = self.distinct[self.kinds.index(kind)]
+            is_arrow = isinstance(distinct, pa.Array)
+            self._strings[kind] = distinct if is_arrow else _arrow_strings(distinct)
         return self._strings[kind]
+
+    def objects(self, kind: str) -> np.ndarray:
+        """This kind's values as Python objects."""
+        return _objects(self.distinct[self.kinds.index(kind)])
 
     def sorted_ranks(self, kind: str, local: np.ndarray) -> np.ndarray:
         """The position of each of these values of ``kind`` (codes less the kind's
         first code) when they are sorted."""
-        start, _ = self.span(kind)
         strings = self.strings(kind)
         if strings is None:
-            ranks, _ = pd.factorize(self.value[start + local], sort=True)
+            ranks, _ = pd.factorize(self.objects(kind)[local], sort=True)
             return ranks
         # Arrow compares the UTF-8 bytes, which orders strings by code point, as Python does.
         order = pc.sort_indices(strings.take(pa.array(local))).to_numpy()
@@ -204,14 +229,19 @@ class _Values:
         start, stop = self.span(kind)
         if start == stop or not patterns:
             return np.array([], dtype=np.int64)
-        values = self.value[start:stop]
         exact = [p for p in patterns if not p.startswith("re:")]
-        hit = pd.Series(values, dtype="object").isin(exact).to_numpy(copy=True)
+        strings = self.strings(kind)
+        if strings is not None:
+            in_exact = pc.is_in(strings, value_set=pa.array(exact, pa.large_string()))
+            hit = in_exact.to_numpy(zero_copy_only=False).copy()
+        else:
+            hit = pd.Series(self.objects(kind)).isin(exact).to_numpy(copy=True)
         for pattern in (p[3:] for p in patterns if p.startswith("re:")):
             # Compiled by Python first: a pattern Python rejects fails as it always did.
             search = re.compile(pattern, re.IGNORECASE).search
             found = self._search_re2(kind, pattern)
             if found is None:
+                values = self.objects(kind)
                 found = np.fromiter(map(bool, map(search, values)), bool, len(values))
             hit |= found
         return np.arange(start, stop)[hit]
@@ -288,21 +318,20 @@ def _arrow_strings(values: np.ndarray) -> pa.Array | None:
 
 def _factorize_text(
     parts: list[np.ndarray | pa.Array],
-) -> tuple[np.ndarray, np.ndarray, pa.Array | None]:
-    """``pd.factorize`` of these values end to end: codes, the distinct values in
-    order of first occurrence, and those as Arrow strings when every value is a
-    ``str`` and they were hashed in Arrow (None otherwise). A hash table over
-    millions of Python strings misses the cache more and more as it grows (4.0M
-    hashes took 4.1 s as objects at 5M persons, 15× the time of a fifth of them)."""
+) -> tuple[np.ndarray, np.ndarray | pa.Array]:
+    """``pd.factorize`` of these values end to end: codes, and the distinct values
+    in order of first occurrence, as Arrow strings when every value is a ``str``
+    (hashed in Arrow), else as objects. A hash table over millions of Python
+    strings misses the cache more and more as it grows (4.0M hashes took 4.1 s
+    as objects at 5M persons, 15× the time of a fifth of them)."""
     texts = [part if isinstance(part, pa.Array) else _arrow_strings(part) for part in parts]
     if any(text is None or text.null_count for text in texts) or not sum(map(len, parts)):
         objects = np.concatenate([_objects(part) for part in parts])
         codes, distinct = pd.factorize(objects)
-        return codes, np.asarray(distinct, dtype=object), None
+        return codes, np.asarray(distinct, dtype=object)
     # Arrow numbers values in order of first occurrence, as pandas does.
     encoded = pc.dictionary_encode(pa.concat_arrays([t.cast(pa.large_string()) for t in texts]))
-    distinct = encoded.dictionary
-    return encoded.indices.to_numpy().astype(np.intp), _objects(distinct), distinct
+    return encoded.indices.to_numpy().astype(np.intp), encoded.dictionary
 
 
 def _objects(values: np.ndarray | pa.Array) -> np.ndarray:
@@ -453,34 +482,24 @@ def _link_codes(records: pd.DataFrame, kinds: list[str], profiles: dict[str, set
             hashed = _profile_hashes(kind, own, profile)
             sources.setdefault(f"{kind}_sha256", []).append(_Source(kind, profile, hashed))
 
-    value_parts: list[np.ndarray] = []
+    distinct_parts: list[np.ndarray | pa.Array] = []
     starts = [0]
     code_of: dict[tuple[str, str | None], np.ndarray] = {}
-    # A kind's distinct values as Arrow strings, where they came or were hashed as
-    # such: sorting and searching them then needs no conversion from Python strings.
-    arrow_values: dict[str, pa.Array] = {}
-    for kind, of_kind in sources.items():
+    for of_kind in sources.values():
         # A kind's own values are distinct already; hashes may coincide (``a.b@gmail.com``
         # and ``ab@gmail.com`` under Google's profile, with each other or a held hash).
         if len(of_kind) == 1 and of_kind[0].profile is None:
             distinct = of_kind[0].values
-            codes, text = np.arange(len(distinct)), distinct
+            codes = np.arange(len(distinct))
         else:
-            codes, distinct, text = _factorize_text([source.values for source in of_kind])
-        if isinstance(text, pa.Array):
-            arrow_values[kind] = text
+            codes, distinct = _factorize_text([source.values for source in of_kind])
         codes = (codes + starts[-1]).astype(index_type)
         boundaries = np.cumsum([len(source.values) for source in of_kind])[:-1]
         for source, source_codes in zip(of_kind, np.split(codes, boundaries), strict=True):
             code_of[source.plain_kind, source.profile] = source_codes
-        value_parts.append(_objects(distinct))
+        distinct_parts.append(distinct)
         starts.append(starts[-1] + len(distinct))
-    values = _Values(
-        list(sources),
-        np.asarray(starts, dtype=np.int64),
-        np.concatenate(value_parts) if value_parts else np.array([], dtype=object),
-        arrow_values,
-    )
+    values = _Values(list(sources), np.asarray(starts, dtype=np.int64), distinct_parts)
 
     parts = []
     for kind in kinds:
@@ -536,7 +555,7 @@ def resolve_identities(
     kinds = [k for k in identity.kinds if k in records.columns]
     links = _link_codes(records, kinds, profiles)
     values = links.values
-    n_values = len(values.value)
+    n_values = len(values)
     record_of_link, code_of_link = links.distinct()
     records_per_value = np.bincount(code_of_link, minlength=n_values)
 
@@ -615,7 +634,7 @@ def _ignored_summary(
     return pd.DataFrame(
         {
             "kind": values.kind_of(codes),
-            "value": values.value[codes],
+            "value": values.value_of(codes),
             "records": records_per_value[codes].astype("int64"),
             "reason": reason,
         }
@@ -685,7 +704,7 @@ def _anchors(
         present,
         rank[present],
         np.asarray(kinds, dtype=object)[rank[present]],
-        values.value[anchor_code[present]],
+        values.value_of(anchor_code[present]),
         value_rank,
     )
 
@@ -706,24 +725,22 @@ def _conflicts(
             rows, codes = links.held[kind]
             # A placeholder (customer_id 0) says nothing about who someone is.
             rows, codes = rows[~left_out[codes]], codes[~left_out[codes]]
-            uniques = links.values.value
+            n_values, value_of = len(links.values), links.values.value_of
         else:
             # Not an identifier kind: it links nothing, so nothing of it is left out.
             values = records[kind].to_numpy()
             rows = np.flatnonzero(pd.notna(values))
             codes, uniques = pd.factorize(values[rows])
+            n_values, value_of = len(uniques), np.asarray(uniques).take
         if not len(codes):
             continue
-        pairs = pd.unique(person[rows] * len(uniques) + codes)
-        pair_person, pair_code = pairs // len(uniques), pairs % len(uniques)
+        pairs = pd.unique(person[rows] * n_values + codes)
+        pair_person, pair_code = pairs // n_values, pairs % n_values
         conflicted = np.bincount(pair_person)[pair_person] > 1
         if not conflicted.any():
             continue
         frame = pd.DataFrame(
-            {
-                "person_id": pair_person[conflicted],
-                "value": np.asarray(uniques)[pair_code[conflicted]],
-            }
+            {"person_id": pair_person[conflicted], "value": value_of(pair_code[conflicted])}
         ).sort_values(["person_id", "value"])
         grouped = frame.groupby("person_id")["value"].agg(list)
         parts.append(
