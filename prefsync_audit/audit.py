@@ -267,7 +267,10 @@ def run_audit(
     records = canonical.records
     stage("resolving identities")
     resolution = resolve_identities(
-        records, config.identity, hash_profiles([config.mapping_of(s) for s in config.systems])
+        records,
+        config.identity,
+        hash_profiles([config.mapping_of(s) for s in config.systems]),
+        workers,
     )
     person_of_record = resolution.person_of_record
     # Record keys are 0..n-1 in order: a record's key is its position. And a

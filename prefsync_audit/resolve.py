@@ -26,6 +26,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from prefsync_audit._codes import dense_bound, first_occurrences
+from prefsync_audit._threads import ordered_map
 from prefsync_audit.config import IdentityConfig
 from prefsync_audit.normalize import (
     apply_email_profile,
@@ -439,8 +440,11 @@ def _index_type(bound: int) -> type[np.signedinteger]:
     return np.int32 if bound < np.iinfo(np.int32).max else np.int64
 
 
-def _link_codes(records: pd.DataFrame, kinds: list[str], profiles: dict[str, set[str]]) -> _Links:
-    """Number each kind's values once; the hashes are derived from distinct plain values."""
+def _link_codes(
+    records: pd.DataFrame, kinds: list[str], profiles: dict[str, set[str]], workers: int = 1
+) -> _Links:
+    """Number each kind's values once; the hashes are derived from distinct plain values.
+    ``workers`` kinds at a time."""
     # A record may hold several values of a kind: ``kind``, ``kind#2``… (a
     # mapping identifier with ``repeated: true``); each one links.
     columns = {
@@ -456,25 +460,14 @@ def _link_codes(records: pd.DataFrame, kinds: list[str], profiles: dict[str, set
     # The values of each kind: its own distinct values, and for ``X_sha256`` the
     # hash of each distinct X under each profile.
     sources: dict[str, list[_Source]] = {}
-    for kind in kinds:
-        present = _present_in_arrow(records[columns[kind][0]]) if len(columns[kind]) == 1 else None
-        if present is not None:
-            column = columns[kind][0]
-            rows_of[column], plain_code_of[column], uniques = present
-        else:
-            # Missing values are coded -1.
-            codes, uniques = pd.factorize(
-                np.concatenate([records[c].to_numpy(dtype=object) for c in columns[kind]])
-            )
-            uniques = np.asarray(uniques, dtype=object)
-            for column, column_codes in zip(
-                columns[kind], np.split(codes, len(columns[kind])), strict=True
-            ):
-                rows_of[column] = np.flatnonzero(column_codes >= 0)
-                plain_code_of[column] = column_codes[rows_of[column]]
-        for column in columns[kind]:
-            rows_of[column] = rows_of[column].astype(index_type, copy=False)
-            plain_code_of[column] = plain_code_of[column].astype(index_type, copy=False)
+    # Each kind's values are hashed on a worker of their own: Arrow and numpy let
+    # go of the GIL, and the email column alone takes as long as all the others.
+    coded_kinds = ordered_map(
+        lambda kind: _kind_codes(records, columns[kind], index_type), kinds, workers
+    )
+    for kind, (coded_columns, uniques) in zip(kinds, coded_kinds, strict=True):
+        for column, (rows, codes) in zip(columns[kind], coded_columns, strict=True):
+            rows_of[column], plain_code_of[column] = rows, codes
         sources.setdefault(kind, []).append(_Source(kind, None, uniques))
     for kind in kinds:
         own = sources[kind][0].values
@@ -485,14 +478,8 @@ def _link_codes(records: pd.DataFrame, kinds: list[str], profiles: dict[str, set
     distinct_parts: list[np.ndarray | pa.Array] = []
     starts = [0]
     code_of: dict[tuple[str, str | None], np.ndarray] = {}
-    for of_kind in sources.values():
-        # A kind's own values are distinct already; hashes may coincide (``a.b@gmail.com``
-        # and ``ab@gmail.com`` under Google's profile, with each other or a held hash).
-        if len(of_kind) == 1 and of_kind[0].profile is None:
-            distinct = of_kind[0].values
-            codes = np.arange(len(distinct))
-        else:
-            codes, distinct = _factorize_text([source.values for source in of_kind])
+    numbered = ordered_map(_numbered, list(sources.values()), workers)
+    for of_kind, (codes, distinct) in zip(sources.values(), numbered, strict=True):
         codes = (codes + starts[-1]).astype(index_type)
         boundaries = np.cumsum([len(source.values) for source in of_kind])[:-1]
         for source, source_codes in zip(of_kind, np.split(codes, boundaries), strict=True):
@@ -519,6 +506,41 @@ def _link_codes(records: pd.DataFrame, kinds: list[str], profiles: dict[str, set
         for kind in kinds
     }
     return _Links(values, parts, held, hash_codes, len(records))
+
+
+def _kind_codes(
+    records: pd.DataFrame, columns: list[str], index_type: type[np.signedinteger]
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray | pa.Array]:
+    """Per column of one kind: the records (row positions) holding a value, and the
+    value's code; and the kind's distinct values in code order."""
+    present = _present_in_arrow(records[columns[0]]) if len(columns) == 1 else None
+    if present is not None:
+        rows, codes, uniques = present
+        coded = [(rows, codes)]
+    else:
+        # Missing values are coded -1.
+        codes, uniques = pd.factorize(
+            np.concatenate([records[c].to_numpy(dtype=object) for c in columns])
+        )
+        uniques = np.asarray(uniques, dtype=object)
+        coded = []
+        for column_codes in np.split(codes, len(columns)):
+            rows = np.flatnonzero(column_codes >= 0)
+            coded.append((rows, column_codes[rows]))
+    narrow = [
+        (rows.astype(index_type, copy=False), codes.astype(index_type, copy=False))
+        for rows, codes in coded
+    ]
+    return narrow, uniques
+
+
+def _numbered(of_kind: list[_Source]) -> tuple[np.ndarray, np.ndarray | pa.Array]:
+    """Codes of a kind's values from all its sources (0 up), and its distinct values."""
+    # A kind's own values are distinct already; hashes may coincide (``a.b@gmail.com``
+    # and ``ab@gmail.com`` under Google's profile, with each other or a held hash).
+    if len(of_kind) == 1 and of_kind[0].profile is None:
+        return np.arange(len(of_kind[0].values)), of_kind[0].values
+    return _factorize_text([source.values for source in of_kind])
 
 
 def _profile_hashes(
@@ -549,11 +571,16 @@ def _placeholder_patterns(identity: IdentityConfig, kinds: list[str]) -> dict[st
 
 
 def resolve_identities(
-    records: pd.DataFrame, identity: IdentityConfig, profiles: dict[str, set[str]]
+    records: pd.DataFrame,
+    identity: IdentityConfig,
+    profiles: dict[str, set[str]],
+    workers: int = 1,
 ) -> Resolution:
-    """Link records into persons. ``records`` has ``record_key`` 0..n-1 in order."""
+    """Link records into persons. ``records`` has ``record_key`` 0..n-1 in order.
+    ``workers`` threads number the identifier kinds' values (the same result for
+    any number)."""
     kinds = [k for k in identity.kinds if k in records.columns]
-    links = _link_codes(records, kinds, profiles)
+    links = _link_codes(records, kinds, profiles, workers)
     values = links.values
     n_values = len(values)
     record_of_link, code_of_link = links.distinct()
