@@ -217,23 +217,6 @@ def apply_profile(kind: str, values: pa.Array, profile: HashProfile) -> pa.Array
     return pc.utf8_ltrim(values, characters="+")
 
 
-def sha256_hex_array(texts: pa.Array) -> pa.Array:
-    """``sha256_hex`` of each of these strings (of their UTF-8 bytes), as Arrow
-    strings. DuckDB hashes them in C++ on every core, about five times as fast
-    as ``hashlib`` one Python string at a time."""
-    import duckdb
-
-    with duckdb.connect() as connection:
-        # A projection keeps the rows in order with insertion order preserved
-        # (DuckDB's default, set here so that it cannot be configured away).
-        connection.execute("SET preserve_insertion_order = true")
-        table = pa.table({"text": texts})
-        digests = connection.from_arrow(table).project("sha256(text)").to_arrow_table()
-    if digests.num_rows != len(texts):  # pragma: no cover - DuckDB's contract
-        raise RuntimeError("DuckDB returned a different number of hashes than values")
-    return digests.column(0).combine_chunks().cast(pa.large_string())
-
-
 def normalize_id(value: str) -> str | None:
     text = value.strip()
     return text or None

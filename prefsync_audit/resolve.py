@@ -26,6 +26,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from prefsync_audit._codes import dense_bound, first_occurrences
+from prefsync_audit._duckdb import sha256_hex_array, text_order
 from prefsync_audit._threads import ordered_map
 from prefsync_audit.config import IdentityConfig
 from prefsync_audit.normalize import (
@@ -33,7 +34,6 @@ from prefsync_audit.normalize import (
     apply_phone_profile,
     apply_profile,
     sha256_hex,
-    sha256_hex_array,
 )
 
 DEFAULT_PLACEHOLDERS: dict[str, list[str]] = {
@@ -219,8 +219,8 @@ class _Values:
         if strings is None:
             ranks, _ = pd.factorize(self.objects(kind)[local], sort=True)
             return ranks
-        # Arrow compares the UTF-8 bytes, which orders strings by code point, as Python does.
-        order = pc.sort_indices(strings.take(pa.array(local))).to_numpy()
+        # By the UTF-8 bytes, which orders strings by code point, as Python does.
+        order = text_order(strings.take(pa.array(local)))
         ranks = np.empty(len(order), dtype=np.int64)
         ranks[order] = np.arange(len(order))
         return ranks

@@ -31,8 +31,6 @@ from prefsync_audit.normalize import (
     normalize_email,
     normalize_id,
     parse_timestamps,
-    sha256_hex,
-    sha256_hex_array,
     vocabulary_key,
 )
 
@@ -545,14 +543,6 @@ def test_profile_in_arrow_is_the_profile_of_each_value(values, profile):
     assert applied.to_pylist() == [apply_email_profile(value, profile) for value in values]
     applied = apply_profile("phone", pa.array(values, pa.string()), profile)
     assert applied.to_pylist() == [apply_phone_profile(value, profile) for value in values]
-
-
-@settings(max_examples=50, deadline=None)
-@given(st.lists(_TEXT, max_size=30))
-def test_hashes_in_arrow_are_those_of_each_value(values):
-    hashed = sha256_hex_array(pa.array(values, pa.large_string()))
-    assert hashed.type == pa.large_string()
-    assert hashed.to_pylist() == [sha256_hex(value) for value in values]
 
 
 @pytest.mark.parametrize("profile", ["plain", "google", "meta"])
