@@ -72,6 +72,11 @@ def test_the_first_failure_in_order_is_raised_and_no_more_calls_start(workers):
             # The later failure finishes first: the earlier one is still raised.
             time.sleep(0.05 if n == 2 else 0)
             raise ValueError(f"item {n}")
+        if n > 3:
+            # Long enough for item 3's failure to be seen before these end: calls
+            # that end at once could let more start while its thread waits for the
+            # GIL on a loaded machine.
+            time.sleep(0.2)
         return n
 
     results = ordered_map(check, range(50), workers)
