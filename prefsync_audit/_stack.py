@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from prefsync_audit._codes import arrow_text, column_codes, lookup
+from prefsync_audit._codes import arrow_text, code_type, column_codes, lookup
 
 
 def stack_columns(
@@ -83,26 +83,36 @@ def _categorical(pieces: list[pd.Series], categories: Sequence[str] | None) -> p
         np.concatenate([uniques for _, uniques in coded]) if coded else np.array([], dtype=object)
     )
     distinct = np.asarray(distinct, dtype=object)
-    starts = np.cumsum([0, *(len(uniques) for _, uniques in coded)])
-    codes = np.concatenate(
-        [
-            lookup(joined[start : start + len(uniques)], piece_codes, -1)
-            for (piece_codes, uniques), start in zip(coded, starts[:-1], strict=True)
-        ]
-        or [np.array([], dtype=np.intp)]
-    )
     # Then the categories: sorted, or the given ones (a value outside them is
     # missing, as pd.Categorical makes it).
     if categories is None:
         try:
             order = np.argsort(distinct, kind="stable")
         except TypeError:  # values of several types: let pandas order them
+            codes = _piece_codes(coded, joined)
             return pd.Series(distinct[codes]).where(codes >= 0).astype("category")
         categories = list(distinct[order])
         position = np.empty(len(order), dtype=np.int64)
         position[order] = np.arange(len(order))
     else:
         position = pd.Index(list(categories), dtype=object).get_indexer(distinct)
+    # Each piece's codes are looked up once, straight to the categories' codes in
+    # the narrowest type (one byte a row for a few categories): tens of millions
+    # of rows at millions of persons.
+    category_of = position.astype(code_type(len(categories)))[joined]
     return pd.Series(
-        pd.Categorical.from_codes(lookup(position, codes, -1), categories=list(categories))
+        pd.Categorical.from_codes(_piece_codes(coded, category_of), categories=list(categories))
+    )
+
+
+def _piece_codes(coded: list[tuple[np.ndarray, np.ndarray]], table: np.ndarray) -> np.ndarray:
+    """Every piece's codes, each looked up in its stretch of ``table`` (indexed by
+    the pieces' distinct values end to end), joined; -1 stays -1."""
+    starts = np.cumsum([0, *(len(uniques) for _, uniques in coded)])
+    return np.concatenate(
+        [
+            lookup(table[start : start + len(uniques)], piece_codes, -1)
+            for (piece_codes, uniques), start in zip(coded, starts[:-1], strict=True)
+        ]
+        or [np.array([], dtype=table.dtype)]
     )
