@@ -23,8 +23,9 @@ from itertools import pairwise
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from prefsync_audit._codes import filled
+from prefsync_audit._codes import arrow_text, filled
 from prefsync_audit._threads import ordered_map
 from prefsync_audit.config import IdentityConfig
 from prefsync_audit.errors import InputError
@@ -298,10 +299,13 @@ def _map_rows(
         local_key[positions] = np.arange(len(positions))
     records = identifiers.iloc[positions].reset_index(drop=True)
     records.insert(0, "source_row", source_rows[positions])
-    record_ids = columns.get(mapping.record_id) if mapping.record_id else None
-    records.insert(
-        1, "record_id", record_ids.array.take(positions) if record_ids is not None else None
-    )
+    if mapping.record_id:
+        record_ids = columns.get(mapping.record_id).array.take(positions)
+    else:
+        # All missing, as the Arrow text the stacked column becomes: a None object a
+        # row would each be converted there (17M rows of consent receipts at 5M persons).
+        record_ids = arrow_text(pa.nulls(len(positions), pa.large_string())).array
+    records.insert(1, "record_id", record_ids)
 
     keep = {False: usable, True: first}
     quarantined = pd.DataFrame(
