@@ -287,3 +287,32 @@ def test_dense_codes_are_person_ids_or_factorized():
     assert codes.tolist() == [0, 1, 0] and n == 2
     codes, n = _dense_codes(np.array(["b", "a", "b"], dtype=object))
     assert codes.tolist() == [0, 1, 0] and n == 2
+
+
+def test_kinds_numbered_on_several_workers_resolve_as_on_one():
+    """Each kind's values numbered on a worker of its own: the same persons, anchors,
+    left-out values and conflicts as one after the other, with Arrow and object
+    columns, a repeated column, held and derived hashes and a placeholder."""
+    rows = []
+    for i in range(300):
+        row = {"customer_id": f"C{i % 120}", "email": f"P.{i % 90}@Gmail.com".lower()}
+        if i % 3 == 0:
+            row["phone"] = f"+1555{i % 70:07d}"
+        if i % 5 == 0:
+            row["email_sha256"] = sha(f"p{(i + 1) % 90}@gmail.com")
+        if i % 7 == 0:
+            row["email#2"] = "test@test.com"
+        rows.append(row)
+    frame = records(rows)
+    for column in ("customer_id", "email_sha256"):
+        frame[column] = frame[column].astype("str")
+    identity = IdentityConfig(strong_keys=["customer_id"])
+    profiles = {"email": {"google", "plain"}}
+    one = resolve_identities(frame, identity, profiles, workers=1)
+    several = resolve_identities(frame, identity, profiles, workers=3)
+    pd.testing.assert_series_equal(one.person_of_record, several.person_of_record)
+    for part in ("anchors", "ignored_values", "conflicts", "hashed_unmatched"):
+        pd.testing.assert_frame_equal(getattr(one, part), getattr(several, part))
+    assert one.person_of_record.nunique() < 120
+    assert "test@test.com" in set(one.ignored_values["value"])
+    assert len(one.conflicts)
