@@ -113,7 +113,7 @@ def run(
         typer.Option(
             "--workers",
             min=1,
-            help="Threads that load, map and evaluate (default: the CPUs available, at "
+            help="Threads that load, map, resolve and evaluate (default: the CPUs available, at "
             "most 4). The result is the same for any number; fewer hold less in memory.",
         ),
     ] = None,
