@@ -6,6 +6,9 @@ only when called, so that starting the command line does not pay for it.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,6 +24,10 @@ def _one_column(table: pa.Table, query: str, rows: int) -> pa.Array:
         # (DuckDB's defaults, set here so that they cannot be configured away).
         connection.execute("SET preserve_insertion_order = true")
         connection.execute("SET default_collation = ''")
+        # A sort larger than memory spills to disk: into the system's temporary
+        # folder, not DuckDB's default ``.tmp`` in whatever folder the audit runs in.
+        spill = str(Path(tempfile.gettempdir()) / "prefsync-audit-duckdb").replace("'", "''")
+        connection.execute(f"SET temp_directory = '{spill}'")
         connection.register("t", table)
         result = connection.sql(query).to_arrow_table()
     if result.num_rows != rows:  # pragma: no cover - DuckDB's contract

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import pyarrow as pa
 import pytest
 from hypothesis import example, given, settings
@@ -45,3 +47,11 @@ def test_many_values_are_sorted_in_duckdb(monkeypatch):
     order = text_order(pa.array(values, pa.large_string()))
     assert len(calls) == 1
     assert [values[i] for i in order] == sorted(values)
+
+
+def test_a_sort_larger_than_memory_would_spill_to_the_temporary_folder(tmp_path, monkeypatch):
+    # Not DuckDB's default, ``.tmp`` in the folder the audit runs in.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "it's tmp"))
+    query = "SELECT current_setting('temp_directory') FROM t"
+    setting = _duckdb._one_column(pa.table({"x": [1]}), query, 1)
+    assert setting.to_pylist() == [str(tmp_path / "it's tmp" / "prefsync-audit-duckdb")]
