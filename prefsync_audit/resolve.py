@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from prefsync_audit._codes import dense_bound, first_occurrences
+from prefsync_audit._codes import dense_bound, first_occurrences, objects
 from prefsync_audit._duckdb import sha256_hex_array, text_order
 from prefsync_audit._threads import ordered_map
 from prefsync_audit.config import IdentityConfig
@@ -180,16 +180,19 @@ class _Values:
         index = self.kinds.index(kind)
         return int(self.starts[index]), int(self.starts[index + 1])
 
+    def _kind_index(self, codes: np.ndarray) -> np.ndarray:
+        """The position in ``kinds`` of each code's kind."""
+        return np.searchsorted(self.starts, codes, side="right") - 1
+
     def kind_of(self, codes: np.ndarray) -> np.ndarray:
         """The kind of each code."""
-        index = np.searchsorted(self.starts, codes, side="right") - 1
-        return np.asarray(self.kinds, dtype=object)[index]
+        return np.asarray(self.kinds, dtype=object)[self._kind_index(codes)]
 
     def value_of(self, codes: np.ndarray) -> np.ndarray:
         """The value of each code, as Python objects."""
         codes = np.asarray(codes)
         found = np.empty(len(codes), dtype=object)
-        index = np.searchsorted(self.starts, codes, side="right") - 1
+        index = self._kind_index(codes)
         for kind_index, distinct in enumerate(self.distinct):
             at = np.flatnonzero(index == kind_index)
             if len(at):
@@ -237,12 +240,13 @@ class _Values:
             hit = in_exact.to_numpy(zero_copy_only=False).copy()
         else:
             hit = pd.Series(self.objects(kind)).isin(exact).to_numpy(copy=True)
+        values = None  # as Python strings, made once if a pattern needs Python's ``re``
         for pattern in (p[3:] for p in patterns if p.startswith("re:")):
             # Compiled by Python first: a pattern Python rejects fails as it always did.
             search = re.compile(pattern, re.IGNORECASE).search
             found = self._search_re2(kind, pattern)
             if found is None:
-                values = self.objects(kind)
+                values = self.objects(kind) if values is None else values
                 found = np.fromiter(map(bool, map(search, values)), bool, len(values))
             hit |= found
         return np.arange(start, stop)[hit]
@@ -327,8 +331,7 @@ def _factorize_text(
     as objects at 5M persons, 15× the time of a fifth of them)."""
     texts = [part if isinstance(part, pa.Array) else _arrow_strings(part) for part in parts]
     if any(text is None or text.null_count for text in texts) or not sum(map(len, parts)):
-        objects = np.concatenate([_objects(part) for part in parts])
-        codes, distinct = pd.factorize(objects)
+        codes, distinct = pd.factorize(np.concatenate([_objects(part) for part in parts]))
         return codes, np.asarray(distinct, dtype=object)
     # Arrow numbers values in order of first occurrence, as pandas does.
     encoded = pc.dictionary_encode(pa.concat_arrays([t.cast(pa.large_string()) for t in texts]))
@@ -338,7 +341,7 @@ def _factorize_text(
 def _objects(values: np.ndarray | pa.Array) -> np.ndarray:
     """Values as an object array (Arrow strings become Python strings)."""
     if isinstance(values, pa.Array):
-        return values.to_numpy(zero_copy_only=False).astype(object, copy=False)
+        return objects(values)
     return np.asarray(values, dtype=object)
 
 
