@@ -123,16 +123,21 @@ def _wrap(module, name: str, totals: dict[str, float]) -> None:
 
 
 def child_audit(
-    config_path: Path, profile: str | None, keep_memory: bool = False, workers: int | None = None
+    config_path: Path,
+    profile: str | None,
+    keep_memory: bool | None = None,
+    workers: int | None = None,
 ) -> dict:
     """``run_audit`` with per-stage timers, then the report stage, in a process
-    set up as ``prefsync-audit run`` sets up its own."""
-    from prefsync_audit.memory import keep_freed_memory, share_one_heap
-
-    share_one_heap()
-    if keep_memory and not keep_freed_memory():
-        raise SystemExit("--keep-freed-memory: the C library is not glibc")
+    set up as ``prefsync-audit run`` sets up its own (``keep_memory``: as
+    ``--keep-freed-memory``/``--return-freed-memory``, None as neither)."""
     import prefsync_audit.audit as audit
+    from prefsync_audit.config import load_config
+    from prefsync_audit.memory import set_up_memory
+
+    kept = set_up_memory(keep_memory, audit.exports_size(load_config(config_path)))
+    if keep_memory and not kept:
+        raise SystemExit("--keep-freed-memory: the C library is not glibc")
     from prefsync_audit._threads import default_workers
 
     totals: dict[str, float] = {}
@@ -185,6 +190,7 @@ def child_audit(
         "seconds": audit_seconds + report_seconds,
         "audit_seconds": audit_seconds,
         "workers": workers or default_workers(),
+        "kept_freed_memory": kept,
         "stages": stages,
         "records": len(records),
         "observations": len(result.canonical.observations),
@@ -348,6 +354,7 @@ def report(results: list[dict]) -> str:
         "sys s",
         "faults M",
         "to host GiB",
+        "freed memory",
     ]
     lines = [" | ".join(header), " | ".join("---" for _ in header)]
     for entry in results:
@@ -369,6 +376,7 @@ def report(results: list[dict]) -> str:
             _seconds(audit.get("system_seconds")),
             f"{audit.get('minor_page_faults', 0) / 1e6:.1f}",
             _seconds(audit.get("reported_to_host_gib")),
+            {True: "kept", False: "returned"}.get(audit.get("kept_freed_memory"), "–"),
         ]
         lines.append(" | ".join(row))
     return "\n".join(lines)
@@ -420,10 +428,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per child run")
     parser.add_argument("--profile", help="pyinstrument the audit of the first size (HTML)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
-    parser.add_argument(
+    memory = parser.add_mutually_exclusive_group()
+    memory.add_argument(
         "--keep-freed-memory",
+        dest="keep_freed_memory",
         action="store_true",
-        help="audit as `run --keep-freed-memory` does (freed memory kept for reuse)",
+        default=None,
+        help="audit as `run --keep-freed-memory` does (default: as `run` decides)",
+    )
+    memory.add_argument(
+        "--return-freed-memory",
+        dest="keep_freed_memory",
+        action="store_false",
+        help="audit as `run --return-freed-memory` does",
     )
     parser.add_argument(
         "--workers",
@@ -466,7 +483,8 @@ def main(argv: list[str] | None = None) -> int:
             read = _child(["--child", "read", "--config", config], args.timeout)
             first = round_number == 0 and i == 0
             extra = ["--profile", args.profile] if args.profile and first else []
-            extra += ["--keep-freed-memory"] if args.keep_freed_memory else []
+            if args.keep_freed_memory is not None:
+                extra.append(f"--{'keep' if args.keep_freed_memory else 'return'}-freed-memory")
             extra += ["--workers", str(args.workers)] if args.workers else []
             audit = _child(["--child", "audit", "--config", config, *extra], args.timeout)
             reads[size].append(read)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from prefsync_audit import __version__
+from prefsync_audit._archive import split_member
 from prefsync_audit._codes import first_occurrences
 from prefsync_audit._stack import constant_column, stack_columns
 from prefsync_audit._threads import default_workers, ordered_map
@@ -146,14 +147,39 @@ def mapped_tables(config: AuditConfig, workers: int = 1) -> list[tuple[RawTable,
 
 
 def _size_of(path: Path | None) -> float:
-    """A source's size in bytes for scheduling: a database query counts as the
-    largest (its size is unknown); an unreadable file as empty (reading it fails)."""
+    """A source's size in bytes as stored: a database query counts as the
+    largest (its size is unknown); an unreadable file as empty (reading it fails);
+    a member of a zip archive as the whole archive."""
     if path is None:
         return math.inf
+    member = split_member(path)
     try:
-        return path.stat().st_size
+        return (member[0] if member else path).stat().st_size
     except OSError:
         return 0
+
+
+#: How many times its size a compressed export (gzip, zip, Parquet) holds as text,
+#: roughly: the generated CSV exports compress about that much.
+COMPRESSED_AS = 5
+
+
+def exports_size(config: AuditConfig) -> float:
+    """About how many bytes of text the audit's exports hold: files' sizes, a
+    compressed file's counted :data:`COMPRESSED_AS` times; infinite when a system
+    is read from a database (the size of a query's result is unknown)."""
+    stored: dict[Path | None, float] = {}
+    for system in config.systems:
+        for path in system_sources(config, system):
+            member = split_member(path) if path is not None else None
+            # An archive counts once, whichever of its members are read.
+            stored[member[0] if member else path] = _size_of(path)
+    return sum(
+        size * COMPRESSED_AS
+        if path is not None and path.suffix.lower() in (".gz", ".zip", ".parquet", ".pq")
+        else size
+        for path, size in stored.items()
+    )
 
 
 def load_canonical(config: AuditConfig, workers: int = 1) -> Canonical:

@@ -1,5 +1,5 @@
 """How the audit's process allocates: one heap for every thread (always, from
-``run``), and keeping freed memory (``run --keep-freed-memory``).
+``run``), and keeping freed memory (``run``, where the machine has room).
 
 On a virtual machine whose kernel hands free memory back to its host (virtio
 balloon free page reporting, common on cloud machines), memory the audit frees
@@ -17,6 +17,10 @@ at the peak (5M persons: 209–211 s and 12.9 GiB, against 222–224 s and
 13.9–14.1 GiB). Keeping freed memory for reuse as well avoids most of the
 host's faults, at the cost of a higher peak: the process keeps what it freed.
 
+Keeping freed memory raises the peak (5M persons: 15.2 against 12.6 GiB), so
+``run`` keeps it by default only where the machine has room for that
+(:func:`keeping_fits`), and either way when told to.
+
 Both are settings of the whole process, so only the command line makes them,
 before the audit allocates anything; a library caller keeps its own.
 """
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
+from pathlib import Path
 
 #: glibc's ``mallopt`` parameters (``malloc.h``).
 _M_TRIM_THRESHOLD = -1
@@ -32,6 +37,45 @@ _M_MMAP_MAX = -4
 _M_ARENA_MAX = -8
 #: A trim threshold of -1 turns trimming off: the top of the heap is never returned.
 _NEVER_TRIM = -1
+
+#: By default freed memory is kept where the memory available is at least this
+#: many times the exports' size: kept, the audit's peak was 4.2-4.5 times the
+#: size of the CSV exports it read (1M and 5M persons, ``docs/benchmarks.md``).
+AVAILABLE_PER_EXPORT_BYTE = 5
+
+
+def set_up_memory(keep: bool | None, exports_bytes: float) -> bool:
+    """What ``run`` does before the audit: one heap for every thread, and freed
+    memory kept when ``keep`` is True or, when it is None, where the machine has
+    room for it (:func:`keeping_fits`). Returns whether freed memory is kept
+    (never where the C library is not glibc)."""
+    share_one_heap()  # where glibc is not the C library this changes nothing
+    if keep is None:
+        keep = keeping_fits(exports_bytes, available_memory())
+    return keep and keep_freed_memory()
+
+
+def keeping_fits(exports_bytes: float, available: int | None) -> bool:
+    """Whether keeping freed memory leaves room: ``available`` bytes (None:
+    unknown) at least :data:`AVAILABLE_PER_EXPORT_BYTE` times ``exports_bytes``
+    (what the exports hold as text; infinite when unknown, as for a database
+    query)."""
+    return available is not None and exports_bytes * AVAILABLE_PER_EXPORT_BYTE <= available
+
+
+def available_memory(meminfo: Path = Path("/proc/meminfo")) -> int | None:
+    """The memory the kernel can give without swapping (``MemAvailable``), in
+    bytes; None where there is no such figure (not Linux)."""
+    try:
+        lines = meminfo.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        name, _, value = line.partition(":")
+        fields = value.split()
+        if name == "MemAvailable" and fields and fields[0].isdigit():
+            return int(fields[0]) * (1024 if fields[1:] == ["kB"] else 1)
+    return None
 
 
 def share_one_heap() -> bool:

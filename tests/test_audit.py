@@ -1,13 +1,22 @@
-"""``audit``: the order tables are read in with several workers, and which error wins."""
+"""``audit``: the order tables are read in with several workers, which error wins, and
+the exports' size that decides whether freed memory is kept."""
 
 from __future__ import annotations
 
+import gzip
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from prefsync_audit.audit import _size_of, load_canonical, mapped_tables
+from prefsync_audit.audit import (
+    COMPRESSED_AS,
+    _size_of,
+    exports_size,
+    load_canonical,
+    mapped_tables,
+)
 from prefsync_audit.config import load_config
 from prefsync_audit.errors import InputError
 
@@ -55,3 +64,37 @@ def test_size_of_a_source(tmp_path: Path):
     assert _size_of(file) == 8
     assert _size_of(tmp_path / "missing.csv") == 0  # reading it fails in its turn
     assert _size_of(None) == float("inf")  # a database query: size unknown
+
+
+def test_exports_size_counts_text_and_compressed_files(mini: Path):
+    exports = mini / "exports"
+    text_size = sum((exports / f"{name}.csv").stat().st_size for name in ("cmp", "esp", "ads"))
+    assert exports_size(load_config(mini / "audit.yaml")) == text_size
+
+    # esp's export gzipped and ads' in a zip archive of two members: each counted
+    # COMPRESSED_AS times its size on disk, the archive once.
+    (exports / "esp.csv.gz").write_bytes(gzip.compress((exports / "esp.csv").read_bytes()))
+    with zipfile.ZipFile(exports / "ads.zip", "w") as archive:
+        archive.write(exports / "ads.csv", "part1.csv")
+        archive.write(exports / "ads.csv", "part2.csv")
+    config_text = (mini / "audit.yaml").read_text()
+    config_text = config_text.replace("exports/esp.csv", "exports/esp.csv.gz")
+    config_text = config_text.replace("exports/ads.csv", "exports/ads.zip")
+    (mini / "audit.yaml").write_text(config_text)
+    config = load_config(mini / "audit.yaml")
+    compressed = (exports / "esp.csv.gz").stat().st_size + (exports / "ads.zip").stat().st_size
+    assert exports_size(config) == (exports / "cmp.csv").stat().st_size + compressed * COMPRESSED_AS
+    assert len(load_canonical(config).records) > 0  # the config reads those files
+
+
+def test_exports_size_of_a_database_source_is_unknown(mini: Path):
+    config_text = (
+        (mini / "audit.yaml")
+        .read_text()
+        .replace(
+            "    paths: exports/ads.csv\n",
+            "    database: {url: 'sqlite:///x.db', query: 'select 1'}\n",
+        )
+    )
+    (mini / "audit.yaml").write_text(config_text)
+    assert exports_size(load_config(mini / "audit.yaml")) == float("inf")

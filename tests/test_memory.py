@@ -1,13 +1,16 @@
 """prefsync_audit.memory: keeping freed memory in the process (each case in a
-process of its own: the setting is the whole process's)."""
+process of its own: the setting is the whole process's), and when ``run`` keeps it."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+from prefsync_audit.memory import AVAILABLE_PER_EXPORT_BYTE, available_memory, keeping_fits
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the setting is glibc's"
@@ -106,3 +109,51 @@ print(json.dumps({"shared": shared, "in_main_heap": start <= addresses[0] < end}
 def test_share_one_heap_makes_worker_threads_use_the_main_arena():
     assert probe("default", HEAP_PROBE) == {"shared": None, "in_main_heap": False}
     assert probe("share", HEAP_PROBE) == {"shared": True, "in_main_heap": True}
+
+
+SETUP_PROBE = """
+import json, sys
+import pyarrow as pa
+from prefsync_audit.memory import set_up_memory
+
+keep = {"auto": None, "keep": True, "return": False}[sys.argv[1].split("-")[0]]
+exports_bytes = {"small": 1000, "huge": 10**18}[sys.argv[1].split("-")[1]]
+kept = set_up_memory(keep, exports_bytes)
+print(json.dumps({"kept": kept, "pool": pa.default_memory_pool().backend_name}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("mode", "kept"),
+    [
+        ("auto-small", True),  # room for it: kept by default
+        ("auto-huge", False),  # no room: returned by default
+        ("return-small", False),
+        ("keep-huge", True),  # asked for: kept whatever the size
+    ],
+)
+def test_set_up_memory_keeps_freed_memory_where_asked_or_where_it_fits(mode: str, kept: bool):
+    result = probe(mode, SETUP_PROBE)
+    assert result["kept"] is kept
+    assert (result["pool"] == "system") is kept  # Arrow's allocator follows
+
+
+def test_keeping_fits_only_with_room_for_five_times_the_exports():
+    gib = 2**30
+    assert keeping_fits(3 * gib, 15 * gib)
+    assert keeping_fits(3 * gib, AVAILABLE_PER_EXPORT_BYTE * 3 * gib)
+    assert not keeping_fits(3 * gib, 14 * gib)
+    assert not keeping_fits(float("inf"), 10**15)  # a database query: size unknown
+    assert not keeping_fits(1000, None)  # memory unknown
+
+
+def test_available_memory_reads_meminfo(tmp_path: Path):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24000000 kB\nMemAvailable:   22000000 kB\n")
+    assert available_memory(meminfo) == 22000000 * 1024
+    meminfo.write_text("MemTotal:       24000000 kB\n")  # kernels before 3.14
+    assert available_memory(meminfo) is None
+    meminfo.write_text("MemAvailable:   n/a\n")
+    assert available_memory(meminfo) is None
+    assert available_memory(tmp_path / "none") is None
+    assert available_memory() is not None  # this machine's /proc/meminfo

@@ -21,8 +21,7 @@ from prefsync_audit.cli._app import (
 )
 from prefsync_audit.cli._options import AllowOutsidePaths
 from prefsync_audit.errors import AuditError
-from prefsync_audit.memory import keep_freed_memory as _keep_freed_memory
-from prefsync_audit.memory import share_one_heap
+from prefsync_audit.memory import set_up_memory
 
 if TYPE_CHECKING:
     from prefsync_audit.audit import AuditResult
@@ -100,14 +99,16 @@ def run(
         ),
     ] = None,
     keep_freed_memory: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--keep-freed-memory",
-            help="Keep memory the audit frees for its own reuse instead of returning it "
-            "to the system (glibc): faster for large exports on virtual machines that "
-            "hand free memory to their host, at a higher peak (docs/benchmarks.md).",
+            "--keep-freed-memory/--return-freed-memory",
+            help="Keep memory the audit frees for its own reuse, or return it to the "
+            "system (glibc). Kept is faster on virtual machines that hand free memory to "
+            "their host, at a higher peak. Default: kept where the memory available is at "
+            "least 5 times the exports' size (docs/benchmarks.md).",
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -124,21 +125,20 @@ def run(
     Example: prefsync-audit run sample_exports/retail/audit.yaml --output out/
     --history audits.db --remediation fixes/
     """
-    from prefsync_audit.audit import run_audit
+    from prefsync_audit.audit import exports_size, run_audit
+    from prefsync_audit.config import load_config
     from prefsync_audit.report import RENDERERS
     from prefsync_audit.report.model import ReportOptions
 
     if save_canonical and output is None:
         raise AuditError("--save-canonical needs --output DIR")
-    share_one_heap()  # where glibc is not the C library this changes nothing
-    if keep_freed_memory and not _keep_freed_memory():
+    loaded = load_config(config, allow_outside_paths=allow_outside_paths)
+    kept = set_up_memory(keep_freed_memory, exports_size(loaded))
+    if keep_freed_memory and not kept:
         print(
             "prefsync-audit: --keep-freed-memory has no effect here (the C library is not glibc)",
             file=sys.stderr,
         )
-    from prefsync_audit.config import load_config
-
-    loaded = load_config(config, allow_outside_paths=allow_outside_paths)
     with stage_progress() as on_stage:
         result = run_audit(
             loaded, as_of=parse_as_of(as_of), strict=strict, on_stage=on_stage, workers=workers
