@@ -78,7 +78,10 @@ def _categorical(pieces: list[pd.Series], categories: Sequence[str] | None) -> p
     # read as Arrow text never becomes Python strings, as it would when
     # concatenated with a piece of objects), and the codes are joined through
     # the distinct values of all pieces.
-    coded = [column_codes(piece) for piece in pieces]
+    # Only the values some row holds: a categorical piece may carry categories no
+    # row of it has left (rows a rule did not keep), and the categories must not
+    # depend on how the rows were split.
+    coded = [_used(*column_codes(piece)) for piece in pieces]
     joined, distinct = pd.factorize(
         np.concatenate([uniques for _, uniques in coded]) if coded else np.array([], dtype=object)
     )
@@ -116,3 +119,14 @@ def _piece_codes(coded: list[tuple[np.ndarray, np.ndarray]], table: np.ndarray) 
         ]
         or [np.array([], dtype=table.dtype)]
     )
+
+
+def _used(codes: np.ndarray, uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``codes`` and ``uniques`` without the values no code points to."""
+    seen = np.zeros(len(uniques) + 1, dtype=bool)
+    seen[codes] = True  # a code -1 marks the extra last place
+    used = seen[:-1]
+    if used.all():
+        return codes, uniques
+    renumbered = (np.cumsum(used) - 1).astype(code_type(int(used.sum())))
+    return lookup(renumbered, codes, -1), uniques[used]

@@ -26,18 +26,18 @@ from prefsync_audit.compare import find
 from prefsync_audit.config import AuditConfig, load_config, utc_now
 from prefsync_audit.errors import ConfigError
 from prefsync_audit.load import RawTable, load_file, resolve_paths
-from prefsync_audit.mapper import INPUT_COLUMNS, OBSERVATION_COLUMNS, MappedFile, map_file
+from prefsync_audit.mapper import (
+    INPUT_COLUMNS,
+    OBSERVATION_COLUMNS,
+    OBSERVATION_TEXT,
+    MappedFile,
+    map_file,
+)
 from prefsync_audit.metrics import compute_metrics, identity_metrics
 from prefsync_audit.policy import Evaluation, evaluate, key_universe
 from prefsync_audit.resolve import Resolution, hash_profiles, resolve_identities
 from prefsync_audit.thresholds import ThresholdResult, check_thresholds, overall_status
 from prefsync_audit.vocab import Status
-
-#: Observation columns of repeated text, kept categorical (besides ``system``);
-#: ``proof`` (mostly ids) stays text in Arrow.
-OBSERVATION_TEXT = [
-    c for c in OBSERVATION_COLUMNS if c not in ("record_key", "updated_at", "proof")
-]
 
 
 @dataclass

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from prefsync_audit._codes import arrow_text, filled
+from prefsync_audit._codes import arrow_text, code_type, filled
+from prefsync_audit._stack import constant_column, stack_columns
 from prefsync_audit._threads import ordered_map
 from prefsync_audit.config import IdentityConfig
 from prefsync_audit.errors import InputError
@@ -69,6 +70,11 @@ OBSERVATION_COLUMNS = [
     "updated_at",
     "capture_source",
     "proof",
+]
+#: Observation columns of repeated text: categorical from the mapper on (besides
+#: ``system``, added when files are joined); ``proof`` (mostly ids) stays text.
+OBSERVATION_TEXT = [
+    c for c in OBSERVATION_COLUMNS if c not in ("record_key", "updated_at", "proof")
 ]
 QUARANTINE_COLUMNS = ["system", "source_file", "source_row", "reason"]
 UNMAPPED_COLUMNS = ["record_key", "system", "source_column", "raw_value"]
@@ -348,8 +354,15 @@ def _in_rule_order(parts: list[tuple[int, pd.DataFrame]], columns: list[str]) ->
         )
     # A stable sort: each rule's parts stay in batch order.
     ordered = [part for _, part in sorted(parts, key=lambda numbered: numbered[0])]
-    combined = pd.concat(ordered, ignore_index=True)
-    return combined[["record_key", *columns]]
+    # Categorical columns are joined by their codes (pd.concat would make text of
+    # categoricals whose categories differ).
+    categorical = {
+        c: None
+        for c in columns
+        if c in OBSERVATION_TEXT
+        and any(isinstance(part[c].dtype, pd.CategoricalDtype) for part in ordered if c in part)
+    }
+    return stack_columns(ordered, ["record_key", *columns], categorical)
 
 
 def _ignored_rows(columns: _Columns, mapping: Mapping) -> pd.Series:
@@ -445,16 +458,12 @@ def _apply_rule(
         spec = getattr(rule, part)
         if isinstance(spec, KeyFromColumn):
             raw = columns.get(spec.column)
-            lookup = {vocabulary_key(k): v for k, v in (spec.values or {}).items()}
+            codes, texts = _distinct(raw)
             if spec.values is None:
-                values = map_distinct(raw, lambda v: vocabulary_key(v).replace(" ", "_"))
+                values = _coded(codes, [vocabulary_key(v).replace(" ", "_") for v in texts])
             else:
-                values = map_distinct(
-                    raw,
-                    lambda v, lookup=lookup, default=spec.default: lookup.get(
-                        vocabulary_key(v), default
-                    ),
-                )
+                lookup = {vocabulary_key(k): v for k, v in spec.values.items()}
+                values = _coded(codes, [lookup.get(vocabulary_key(v), spec.default) for v in texts])
                 unknown = raw.notna() & values.isna()
                 unmapped.append(
                     pd.DataFrame(
@@ -468,7 +477,7 @@ def _apply_rule(
             keep &= values.notna() & (values != "ignore")
             parts[part] = values
         else:
-            parts[part] = pd.Series([spec] * n, dtype="object")
+            parts[part] = pd.Series(_constant(spec, n))
 
     if isinstance(rule.state, StateFromColumn):
         spec = rule.state
@@ -485,10 +494,11 @@ def _apply_rule(
             lookup = {k: swap.get(v, v) for k, v in lookup.items()}
         lookup.update({vocabulary_key(k): v for k, v in spec.values.items()})
         # A value outside the vocabulary is unknown (never granted) and reported.
-        unmapped_marker = "\0unmapped"
-        looked_up = map_distinct(raw, lambda v: lookup.get(vocabulary_key(v), unmapped_marker))
-        unknown = (looked_up == unmapped_marker).fillna(False).astype(bool)
-        states = looked_up.where(~unknown, State.UNKNOWN.value)
+        codes, texts = _distinct(raw)
+        looked_up = [lookup.get(vocabulary_key(v)) for v in texts]
+        known = np.array([state is not None for state in looked_up] + [True])  # -1: missing
+        unknown = pd.Series(~known[codes])
+        states = _coded(codes, [state or State.UNKNOWN.value for state in looked_up])
         unmapped.append(
             pd.DataFrame(
                 {
@@ -499,10 +509,10 @@ def _apply_rule(
             )
         )
         keep &= raw.notna() & (states != "ignore")
-        raw_value, source_column = raw, spec.column
+        raw_value, source_column = _coded(codes, texts), spec.column
     else:
-        states = pd.Series([rule.state.value] * n, dtype="object")
-        raw_value, source_column = pd.Series(["(present)"] * n, dtype="object"), None
+        states = pd.Series(_constant(rule.state.value, n))
+        raw_value, source_column = pd.Series(_constant("(present)", n)), None
 
     observations = pd.DataFrame(
         {
@@ -512,7 +522,7 @@ def _apply_rule(
             "scope": parts["scope"][keep],
             "state": states[keep],
             "raw_value": raw_value[keep],
-            "source_column": source_column,
+            "source_column": _constant(source_column, int(keep.sum())),
         }
     )
     unmapped_frame = (
@@ -521,6 +531,31 @@ def _apply_rule(
         else pd.DataFrame(columns=["row", "source_column", "raw_value"])
     )
     return observations.reset_index(drop=True), unmapped_frame
+
+
+def _distinct(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each row's code (-1: missing) and each distinct value as a Python string:
+    a rule's vocabularies are looked up once per distinct value."""
+    codes, uniques = pd.factorize(values)
+    return codes, [str(value) for value in np.asarray(uniques, dtype=object).tolist()]
+
+
+def _coded(codes: np.ndarray, results: list[str | None]) -> pd.Series:
+    """A categorical of each row's result (``results`` by code; code -1 and a
+    result None are missing). Observations' key parts, states and raw values
+    repeat: as codes they join the other files' without being hashed again."""
+    result_codes, categories = pd.factorize(np.array([*results, None], dtype=object))
+    narrow = result_codes.astype(code_type(len(categories)))  # the last: code -1
+    return pd.Series(
+        pd.Categorical.from_codes(narrow[codes], categories=pd.Index(categories, dtype=object))
+    )
+
+
+def _constant(value: str | None, length: int) -> pd.Categorical:
+    """``length`` rows of one value (None: missing) as a categorical."""
+    if value is None:
+        return pd.Categorical.from_codes(np.full(length, -1, np.int8), categories=[])
+    return constant_column(value, length)
 
 
 def _parse_list(value: str, separator: str) -> tuple[str, ...]:

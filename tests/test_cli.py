@@ -257,15 +257,24 @@ def test_ctrl_c_says_interrupted_and_exits_130(mini: Path, tmp_path: Path, worke
     assert not (tmp_path / "out" / "summary.json").exists()
 
 
-def test_run_allocates_from_one_heap(mini: Path, tmp_path: Path, monkeypatch):
-    # A setting of the whole process: made by the command, before the audit.
+def test_run_sets_up_memory_before_the_audit(mini: Path, tmp_path: Path, monkeypatch):
+    # A setting of the whole process: made by the command, before the audit, from
+    # the flag given (None: neither) and the exports' size.
     from typer.testing import CliRunner
 
     import prefsync_audit.cli.run as run_command
+    from prefsync_audit.audit import exports_size
     from prefsync_audit.cli import app
+    from prefsync_audit.config import load_config
 
     calls = []
-    monkeypatch.setattr(run_command, "share_one_heap", lambda: calls.append("shared") or True)
-    done = CliRunner().invoke(app, ["run", str(mini), "--output", str(tmp_path / "out")])
-    assert done.exit_code == 0, done.output
-    assert calls == ["shared"]
+    monkeypatch.setattr(
+        run_command, "set_up_memory", lambda keep, size: calls.append((keep, size)) or False
+    )
+    size = exports_size(load_config(mini))
+    for flags, keep in (([], None), (["--return-freed-memory"], False)):
+        out = str(tmp_path / f"out{len(calls)}")
+        done = CliRunner().invoke(app, ["run", str(mini), "--output", out, *flags])
+        assert done.exit_code == 0, done.output
+        assert calls[-1] == (keep, size)
+    assert len(calls) == 2

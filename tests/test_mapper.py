@@ -146,6 +146,38 @@ def test_long_layout_purpose_from_column(T, M):
     assert counts(mapped) == (5, 5, 0, 0)
 
 
+def test_observations_text_is_categorical_with_the_values_kept(T, M):
+    table = T("Email Purpose Status",
+              ("a@x.com", "Marketing  Email", "SUBSCRIBED"),
+              ("b@x.com", "transactional", "unsubscribed"),
+              ("c@x.com", "marketing email", "pending"),
+              ("d@x.com", "marketing email", "maybe"))  # fmt: skip
+    mapping = M("""
+        preferences:
+          - purpose: {column: Purpose, values: {marketing email: marketing, Transactional: ignore}}
+            channel: email
+            state:
+              column: Status
+              values: {subscribed: granted, unsubscribed: denied, pending: ignore}
+          - {purpose: profiling, state: denied}
+    """)
+    observations = run(table, mapping).observations
+    # Key parts, states, raw values and source columns come as codes, with only
+    # the values of the observations kept (not "ignore", not the ignored rows').
+    for column, categories in {
+        "purpose": ["marketing", "profiling"],
+        "channel": ["*", "email"],
+        "scope": ["*"],
+        "state": ["denied", "granted", "unknown"],
+        "raw_value": ["(present)", "SUBSCRIBED", "maybe"],
+        "source_column": ["Status"],
+    }.items():
+        assert isinstance(observations[column].dtype, pd.CategoricalDtype), column
+        assert sorted(observations[column].cat.categories) == sorted(categories), column
+    assert observations["state"].tolist() == ["granted", "unknown", *["denied"] * 4]
+    assert observations["source_column"].isna().tolist() == [False, False, *[True] * 4]
+
+
 def test_long_layout_without_values_uses_the_raw_value(T, M):
     table = T("Email Purpose Channel Opt", ("a@x.com", "Sale Sharing", "SMS", "no"))
     mapping = M("""

@@ -109,6 +109,12 @@ print(json.dumps({"shared": shared, "in_main_heap": start <= addresses[0] < end}
 def test_share_one_heap_makes_worker_threads_use_the_main_arena():
     assert probe("default", HEAP_PROBE) == {"shared": None, "in_main_heap": False}
     assert probe("share", HEAP_PROBE) == {"shared": True, "in_main_heap": True}
+    # As run sets memory up, freed memory returned: still one heap.
+    returned = HEAP_PROBE.replace(
+        "from prefsync_audit.memory import share_one_heap",
+        "from prefsync_audit.memory import set_up_memory as share_one_heap",
+    ).replace("share_one_heap()", "share_one_heap(False, 0) or True")
+    assert probe("share", returned) == {"shared": True, "in_main_heap": True}
 
 
 SETUP_PROBE = """

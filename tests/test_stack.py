@@ -95,3 +95,19 @@ def test_constant_columns_stack_as_their_strings_do():
     pd.testing.assert_frame_equal(stacked, expected)
     assert list(stacked["file"].cat.categories) == ["a.csv", "b.csv"]
     assert stacked["file"].cat.codes.tolist() == [1, 1, 1, 0, 0]
+
+
+def test_categories_no_row_holds_are_left_out():
+    # A rule's categorical keeps the categories of rows it did not keep: the
+    # stacked categories are those of the rows, however the rows were split.
+    states = pd.Categorical(["granted", "denied", "ignore", "unknown"])
+    first = pd.DataFrame({"state": states[[0, 0]]})  # categories: all four
+    second = pd.DataFrame({"state": pd.Categorical(["denied", None], categories=["denied", "x"])})
+    stacked = stack_columns([first, second], ["state"], {"state": None})["state"]
+    assert list(stacked.cat.categories) == ["denied", "granted"]
+    assert stacked.astype(object).where(stacked.notna(), None).tolist() == [
+        "granted",
+        "granted",
+        "denied",
+        None,
+    ]
