@@ -52,7 +52,15 @@ def set_up_memory(keep: bool | None, exports_bytes: float) -> bool:
     share_one_heap()  # where glibc is not the C library this changes nothing
     if keep is None:
         keep = keeping_fits(exports_bytes, available_memory())
-    return keep and keep_freed_memory()
+    if not (keep and keep_freed_memory()):
+        return False
+    # DuckDB trims glibc's heap when it opens a database and when its worker
+    # threads run out of work: opened now, while the heap holds nothing, and
+    # with no worker threads (see prefsync_audit._duckdb).
+    from prefsync_audit._duckdb import open_database
+
+    open_database(threads=1)
+    return True
 
 
 def keeping_fits(exports_bytes: float, available: int | None) -> bool:

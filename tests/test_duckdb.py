@@ -55,3 +55,14 @@ def test_a_sort_larger_than_memory_would_spill_to_the_temporary_folder(tmp_path,
     query = "SELECT current_setting('temp_directory') FROM t"
     setting = _duckdb._one_column(pa.table({"x": [1]}), query, 1)
     assert setting.to_pylist() == [str(tmp_path / "it's tmp" / "prefsync-audit-duckdb")]
+
+
+def test_calls_from_several_threads_at_once_each_get_their_own_result():
+    # One database for the process, a cursor per call: each call's table "t" is its own.
+    from concurrent.futures import ThreadPoolExecutor
+
+    inputs = [pa.array([f"{k}-{i}" for i in range(20_000)]) for k in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        digests = list(pool.map(_duckdb.sha256_hex_array, inputs))
+    for texts, hashed in zip(inputs, digests, strict=True):
+        assert hashed.to_pylist() == [sha256_hex(t) for t in texts.to_pylist()]
