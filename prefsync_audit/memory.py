@@ -39,9 +39,12 @@ _M_ARENA_MAX = -8
 _NEVER_TRIM = -1
 
 #: By default freed memory is kept where the memory available is at least this
-#: many times the exports' size: kept, the audit's peak was 3.8-4.4 times the
-#: size of the CSV exports it read (1M and 5M persons, ``docs/benchmarks.md``).
-AVAILABLE_PER_EXPORT_BYTE = 5
+#: many times the exports' size, plus :data:`AVAILABLE_BESIDES`: kept, the
+#: audit's peak was 3.82 GiB for 0.76 GiB of CSV exports (1M persons) and
+#: 16.1 GiB for 3.79 GiB (5M), about 4 times the exports and 0.8 GiB besides
+#: (``docs/benchmarks.md``); the rule leaves 12-15% above both.
+AVAILABLE_PER_EXPORT_BYTE = 4.5
+AVAILABLE_BESIDES = 1 << 30
 
 
 def set_up_memory(keep: bool | None, exports_bytes: float) -> bool:
@@ -67,8 +70,9 @@ def keeping_fits(exports_bytes: float, available: int | None) -> bool:
     """Whether keeping freed memory leaves room: ``available`` bytes (None:
     unknown) at least :data:`AVAILABLE_PER_EXPORT_BYTE` times ``exports_bytes``
     (what the exports hold as text; infinite when unknown, as for a database
-    query)."""
-    return available is not None and exports_bytes * AVAILABLE_PER_EXPORT_BYTE <= available
+    query) plus :data:`AVAILABLE_BESIDES`."""
+    needed = exports_bytes * AVAILABLE_PER_EXPORT_BYTE + AVAILABLE_BESIDES
+    return available is not None and needed <= available
 
 
 def available_memory(meminfo: Path = Path("/proc/meminfo")) -> int | None:

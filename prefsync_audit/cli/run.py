@@ -105,7 +105,7 @@ def run(
             help="Keep memory the audit frees for its own reuse, or return it to the "
             "system (glibc). Kept is faster on virtual machines that hand free memory to "
             "their host, at a higher peak. Default: kept where the memory available is at "
-            "least 5 times the exports' size (docs/benchmarks.md).",
+            "least 4.5 times the exports' size plus 1 GiB (docs/cli.md).",
             show_default=False,
         ),
     ] = None,
