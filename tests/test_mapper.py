@@ -121,6 +121,17 @@ def test_invert_never_flips_explicit_values(T, M):
     assert tuples(mapped.unmapped, ["raw_value"]) == [("Maybe",)]
 
 
+#: A long layout: a purpose column and a status column, each with values ignored.
+PURPOSE_AND_STATUS = """
+preferences:
+  - purpose: {column: Purpose, values: {marketing email: marketing, Transactional: ignore}}
+    channel: email
+    state:
+      column: Status
+      values: {subscribed: granted, unsubscribed: denied, pending: ignore}
+"""
+
+
 def test_long_layout_purpose_from_column(T, M):
     table = T("Email Purpose Status",
               ("a@x.com", "Marketing  Email", "SUBSCRIBED"),
@@ -128,15 +139,7 @@ def test_long_layout_purpose_from_column(T, M):
               ("b@x.com", "Surveys", "subscribed"),
               ("b@x.com", "marketing email", "pending"),
               ("c@x.com", "marketing email", "unsubscribed"))  # fmt: skip
-    mapping = M("""
-        preferences:
-          - purpose: {column: Purpose, values: {marketing email: marketing, Transactional: ignore}}
-            channel: email
-            state:
-              column: Status
-              values: {subscribed: granted, unsubscribed: denied, pending: ignore}
-    """)
-    mapped = run(table, mapping)
+    mapped = run(table, M(PURPOSE_AND_STATUS))
     assert obs(mapped) == [
         (0, "marketing", "email", "*", "granted", "SUBSCRIBED"),
         (4, "marketing", "email", "*", "denied", "unsubscribed"),
@@ -152,15 +155,7 @@ def test_observations_text_is_categorical_with_the_values_kept(T, M):
               ("b@x.com", "transactional", "unsubscribed"),
               ("c@x.com", "marketing email", "pending"),
               ("d@x.com", "marketing email", "maybe"))  # fmt: skip
-    mapping = M("""
-        preferences:
-          - purpose: {column: Purpose, values: {marketing email: marketing, Transactional: ignore}}
-            channel: email
-            state:
-              column: Status
-              values: {subscribed: granted, unsubscribed: denied, pending: ignore}
-          - {purpose: profiling, state: denied}
-    """)
+    mapping = M(PURPOSE_AND_STATUS + "  - {purpose: profiling, state: denied}\n")
     observations = run(table, mapping).observations
     # Key parts, states, raw values and source columns come as codes, with only
     # the values of the observations kept (not "ignore", not the ignored rows').
