@@ -498,7 +498,7 @@ def _apply_rule(
         looked_up = [lookup.get(vocabulary_key(v)) for v in texts]
         known = np.array([state is not None for state in looked_up] + [True])  # -1: missing
         unknown = pd.Series(~known[codes])
-        states = _coded(codes, [state or State.UNKNOWN.value for state in looked_up])
+        states = _coded(codes, [State.UNKNOWN.value if s is None else s for s in looked_up])
         unmapped.append(
             pd.DataFrame(
                 {

@@ -17,7 +17,7 @@ at the peak (5M persons: 209–211 s and 12.9 GiB, against 222–224 s and
 13.9–14.1 GiB). Keeping freed memory for reuse as well avoids most of the
 host's faults, at the cost of a higher peak: the process keeps what it freed.
 
-Keeping freed memory raises the peak (5M persons: 14.5-15.2 against 12.6 GiB), so
+Keeping freed memory raises the peak (5M persons: about 16 against 12.6 GiB), so
 ``run`` keeps it by default only where the machine has room for that
 (:func:`keeping_fits`), and either way when told to.
 
