@@ -58,10 +58,13 @@ def stack_columns(
     return pd.DataFrame(stacked)
 
 
-def constant_column(value: str, length: int) -> pd.Categorical:
-    """``length`` rows of ``value`` (a file's system or name) as a categorical of
-    that one value: :func:`stack_columns` joins it by its codes, where a column
-    of strings would be hashed row by row (31M rows at 5M persons)."""
+def constant_column(value: str | None, length: int) -> pd.Categorical:
+    """``length`` rows of ``value`` (a file's system or name, a rule's key part;
+    None: missing) as a categorical of that one value: :func:`stack_columns`
+    joins it by its codes, where a column of strings would be hashed row by row
+    (31M rows at 5M persons)."""
+    if value is None:
+        return pd.Categorical.from_codes(np.full(length, -1, dtype=np.int8), categories=[])
     return pd.Categorical.from_codes(np.zeros(length, dtype=np.int8), categories=[value])
 
 

@@ -173,7 +173,8 @@ def exports_size(config: AuditConfig) -> float:
         for path in system_sources(config, system):
             member = split_member(path) if path is not None else None
             # An archive counts once, whichever of its members are read.
-            stored[member[0] if member else path] = _size_of(path)
+            stored_as = member[0] if member else path
+            stored[stored_as] = _size_of(stored_as)
     return sum(
         size * COMPRESSED_AS
         if path is not None and path.suffix.lower() in (".gz", ".zip", ".parquet", ".pq")

@@ -18,6 +18,7 @@ of a record (or the record itself when its array is empty); see
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -51,6 +52,7 @@ from prefsync_audit.mapping import (
 )
 from prefsync_audit.normalize import (
     BUILTIN_VOCABULARIES,
+    distinct_texts,
     identifier_fast_path,
     identifier_normalizer,
     map_distinct,
@@ -195,7 +197,9 @@ def map_file(
     # Each rule's observations together, in the order of the rules, as one
     # batch would give them.
     observations = _in_rule_order(
-        [part for batch in batches for part in batch.observations], OBSERVATION_COLUMNS[1:]
+        [part for batch in batches for part in batch.observations],
+        OBSERVATION_COLUMNS[1:],
+        OBSERVATION_TEXT,
     )
     unmapped = _in_rule_order(
         [part for batch in batches for part in batch.unmapped], UNMAPPED_COLUMNS[2:]
@@ -338,8 +342,11 @@ def _kept(part: pd.DataFrame, mask: np.ndarray, local_key: np.ndarray) -> pd.Dat
     return part[keep].drop(columns="row").assign(record_key=local_key[rows[keep]])
 
 
-def _in_rule_order(parts: list[tuple[int, pd.DataFrame]], columns: list[str]) -> pd.DataFrame:
-    """The parts of every batch, rule by rule (each rule's batches in order)."""
+def _in_rule_order(
+    parts: list[tuple[int, pd.DataFrame]], columns: list[str], categorical: Sequence[str] = ()
+) -> pd.DataFrame:
+    """The parts of every batch, rule by rule (each rule's batches in order);
+    the ``categorical`` columns come out categorical, joined by their codes."""
     if not parts:
         # Typed like a full part: an object column here would make the
         # concatenation of every file's observations an object column.
@@ -354,15 +361,8 @@ def _in_rule_order(parts: list[tuple[int, pd.DataFrame]], columns: list[str]) ->
         )
     # A stable sort: each rule's parts stay in batch order.
     ordered = [part for _, part in sorted(parts, key=lambda numbered: numbered[0])]
-    # Categorical columns are joined by their codes (pd.concat would make text of
-    # categoricals whose categories differ).
-    categorical = {
-        c: None
-        for c in columns
-        if c in OBSERVATION_TEXT
-        and any(isinstance(part[c].dtype, pd.CategoricalDtype) for part in ordered if c in part)
-    }
-    return stack_columns(ordered, ["record_key", *columns], categorical)
+    # Not pd.concat: it makes text of categoricals whose categories differ.
+    return stack_columns(ordered, ["record_key", *columns], dict.fromkeys(categorical))
 
 
 def _ignored_rows(columns: _Columns, mapping: Mapping) -> pd.Series:
@@ -458,7 +458,7 @@ def _apply_rule(
         spec = getattr(rule, part)
         if isinstance(spec, KeyFromColumn):
             raw = columns.get(spec.column)
-            codes, texts = _distinct(raw)
+            codes, texts = distinct_texts(raw)
             if spec.values is None:
                 values = _coded(codes, [vocabulary_key(v).replace(" ", "_") for v in texts])
             else:
@@ -477,7 +477,7 @@ def _apply_rule(
             keep &= values.notna() & (values != "ignore")
             parts[part] = values
         else:
-            parts[part] = pd.Series(_constant(spec, n))
+            parts[part] = pd.Series(constant_column(spec, n))
 
     if isinstance(rule.state, StateFromColumn):
         spec = rule.state
@@ -494,7 +494,7 @@ def _apply_rule(
             lookup = {k: swap.get(v, v) for k, v in lookup.items()}
         lookup.update({vocabulary_key(k): v for k, v in spec.values.items()})
         # A value outside the vocabulary is unknown (never granted) and reported.
-        codes, texts = _distinct(raw)
+        codes, texts = distinct_texts(raw)
         looked_up = [lookup.get(vocabulary_key(v)) for v in texts]
         known = np.array([state is not None for state in looked_up] + [True])  # -1: missing
         unknown = pd.Series(~known[codes])
@@ -511,8 +511,8 @@ def _apply_rule(
         keep &= raw.notna() & (states != "ignore")
         raw_value, source_column = _coded(codes, texts), spec.column
     else:
-        states = pd.Series(_constant(rule.state.value, n))
-        raw_value, source_column = pd.Series(_constant("(present)", n)), None
+        states = pd.Series(constant_column(rule.state.value, n))
+        raw_value, source_column = pd.Series(constant_column("(present)", n)), None
 
     observations = pd.DataFrame(
         {
@@ -522,7 +522,7 @@ def _apply_rule(
             "scope": parts["scope"][keep],
             "state": states[keep],
             "raw_value": raw_value[keep],
-            "source_column": _constant(source_column, int(keep.sum())),
+            "source_column": constant_column(source_column, int(keep.sum())),
         }
     )
     unmapped_frame = (
@@ -531,13 +531,6 @@ def _apply_rule(
         else pd.DataFrame(columns=["row", "source_column", "raw_value"])
     )
     return observations.reset_index(drop=True), unmapped_frame
-
-
-def _distinct(values: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Each row's code (-1: missing) and each distinct value as a Python string:
-    a rule's vocabularies are looked up once per distinct value."""
-    codes, uniques = pd.factorize(values)
-    return codes, [str(value) for value in np.asarray(uniques, dtype=object).tolist()]
 
 
 def _coded(codes: np.ndarray, results: list[str | None]) -> pd.Series:
@@ -549,13 +542,6 @@ def _coded(codes: np.ndarray, results: list[str | None]) -> pd.Series:
     return pd.Series(
         pd.Categorical.from_codes(narrow[codes], categories=pd.Index(categories, dtype=object))
     )
-
-
-def _constant(value: str | None, length: int) -> pd.Categorical:
-    """``length`` rows of one value (None: missing) as a categorical."""
-    if value is None:
-        return pd.Categorical.from_codes(np.full(length, -1, np.int8), categories=[])
-    return constant_column(value, length)
 
 
 def _parse_list(value: str, separator: str) -> tuple[str, ...]:

@@ -59,12 +59,9 @@ def map_distinct(
     """
     if vectorized is not None and _arrow_distinct(values):
         return _map_rows(values, function, vectorized)
-    codes, uniques = pd.factorize(values)
-    if not len(uniques):
+    codes, texts = distinct_texts(values)
+    if not texts:
         return pd.Series([None] * len(values), index=values.index, dtype="object")
-    # Plain Python strings and a list comprehension: iterating an Arrow-backed array
-    # or mapping through a dict costs more than the normalizers themselves.
-    texts = [str(value) for value in np.asarray(uniques, dtype=object).tolist()]
     if vectorized is not None:
         decided = _decide(pa.array(texts, pa.large_string()), function, vectorized)
         return arrow_text(decided.take(pa.array(codes, mask=codes < 0)), values.index)
@@ -72,6 +69,15 @@ def map_distinct(
     results[-1] = None  # code -1: a missing value
     results[:-1] = [function(text) for text in texts]
     return pd.Series(results[codes], index=values.index, dtype="object")
+
+
+def distinct_texts(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each row's code (-1: missing) and each distinct value as a Python string,
+    for a function applied once per distinct value."""
+    codes, uniques = pd.factorize(values)
+    # Plain Python strings and a list comprehension: iterating an Arrow-backed array
+    # or mapping through a dict costs more than the normalizers themselves.
+    return codes, [str(value) for value in np.asarray(uniques, dtype=object).tolist()]
 
 
 def _decide(
