@@ -176,6 +176,14 @@ def ascii_stripped(texts: pa.Array) -> tuple[np.ndarray, pa.Array]:
     return ascii_text, pc.utf8_trim(texts, characters=ASCII_SPACE)
 
 
+def as_objects(column: pd.Series) -> pd.Series:
+    """A categorical column as ``str``/``None`` objects; another column as it is."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return column
+    values = np.append(np.asarray(column.cat.categories, dtype=object), None)
+    return pd.Series(values[column.cat.codes.to_numpy()], index=column.index, dtype="object")
+
+
 def objects(values: pa.Array) -> np.ndarray:
     """An Arrow array as a numpy object array (``str`` and ``None``)."""
     return np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)

@@ -187,7 +187,8 @@ def delimited_frame(
     """The rows of a parsed file as text (with ``__row``), and its bad rows.
 
     ``keep`` (optional) chooses the columns to return (then the columns of mostly
-    distinct values stay in Arrow); rows are screened on all."""
+    distinct values stay in Arrow, and those of repeated values are categoricals);
+    rows are screened on all."""
     table = parsed.table
     reasons = screen_table(table, nul=parsed.has_nul, long=parsed.may_be_long)
     table, numbers, cell_bad = split_bad(table, parsed.numbers, reasons)

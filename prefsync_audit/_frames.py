@@ -2,9 +2,11 @@
 
 Readers parse with Arrow and hand the pipeline a pandas frame of text (Python
 ``str`` or ``None``). Exports repeat values a lot (statuses, dates, flags), so
-a column whose first values repeat is dictionary-encoded first and equal values
+a column whose values repeat is dictionary-encoded first and equal values
 share one ``str`` object: a column of a million ``"true"``/``"false"`` cells
-costs a million pointers, not a million strings.
+costs a million pointers, not a million strings. A frame read for mapping
+(``arrow_distinct``) goes further: such a column stays a categorical of those
+codes, which the mapper looks up per distinct value without hashing a row.
 
 A row is unusable, and comes back as a bad row with a reason, when one of its
 values holds a NUL byte (a corrupt or binary file) or is longer than
@@ -21,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prefsync_audit._codes import SAMPLE, arrow_text
+from prefsync_audit._codes import SAMPLE, arrow_text, code_type
 from prefsync_audit.errors import InputError
 
 #: The provenance column every loaded frame carries: the 1-based data row.
@@ -138,12 +140,36 @@ def _shared_text(array: pa.Array) -> np.ndarray:
     return values[indices]
 
 
+def _categorical_text(column: pa.ChunkedArray) -> pd.Series:
+    """A column of repeated values as a categorical of its distinct values
+    (missing values: code -1), in the narrowest code type."""
+    encoded = pc.dictionary_encode(column)
+    chunks = [chunk for chunk in encoded.chunks if len(chunk)]
+    dictionaries = {chunk.dictionary.buffers()[1].address for chunk in chunks}
+    if len(dictionaries) > 1:
+        # Arrow encodes a chunked column against one dictionary; stay exact anyway.
+        chunks = encoded.unify_dictionaries().chunks
+    dictionary = chunks[0].dictionary
+    codes = np.concatenate(
+        [pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False) for chunk in chunks]
+    )
+    categories = pd.Index(dictionary.to_numpy(zero_copy_only=False), dtype=object)
+    return pd.Series(
+        pd.Categorical.from_codes(codes.astype(code_type(len(categories))), categories=categories)
+    )
+
+
 def _text_column(column: pa.ChunkedArray, arrow_distinct: bool) -> pd.Series:
-    """One column as text: ``str``/``None`` objects, or (``arrow_distinct``, for a
-    column of mostly distinct values) pandas' Arrow-backed ``str`` dtype."""
+    """One column as text: ``str``/``None`` objects, or (``arrow_distinct``)
+    pandas' Arrow-backed ``str`` dtype for a column of mostly distinct values
+    and a categorical for one of repeated values."""
     if column.null_count == len(column):
         return pd.Series(np.full(len(column), None, dtype=object), dtype="object")
-    if arrow_distinct and not _repeats(column):
+    if arrow_distinct:
+        if _repeats(column):
+            # Codes, not a row of pointers to shared strings: the mapper looks
+            # values up per distinct value and would only factorize them again.
+            return _categorical_text(column)
         # Each value its own Python string would cost about 60 bytes more than
         # its text, and every later step would pay to convert it back to Arrow.
         # One chunk (64-bit offsets, as pandas keeps text): taking rows from the
@@ -162,7 +188,8 @@ def text_frame(table: pa.Table, numbers: np.ndarray, arrow_distinct: bool = Fals
     """``table`` (string columns) as a frame of text with ``__row`` first.
 
     ``arrow_distinct``: keep columns of mostly distinct values in Arrow (pandas'
-    ``str`` dtype, missing values NaN) instead of Python objects."""
+    ``str`` dtype, missing values NaN) and columns of repeated values as
+    categoricals, instead of Python objects."""
     columns: dict[str, object] = {ROW: pd.Series(numbers, dtype="int64")}
     for name, column in zip(table.column_names, table.columns, strict=True):
         columns[name] = _text_column(column, arrow_distinct)

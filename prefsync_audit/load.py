@@ -95,7 +95,8 @@ class RawTable:
     """The file as named relative to the config's folder (for reports)."""
     sha256: str
     frame: pd.DataFrame
-    """Every column as text (missing = NA), plus ``__row``."""
+    """Every column as text (missing = NA), plus ``__row``; read for mapping,
+    a column of repeated values is a categorical of them."""
     rows_read: int
     bad_rows: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame({ROW: pd.Series(dtype="int64"), "reason": []})
@@ -192,7 +193,8 @@ def load_file(
     The SHA-256 is of the bytes as stored (for a ZIP member: the member's own
     bytes, so it matches ``sha256sum`` of the extracted file). ``mapped_only``:
     of a CSV/TSV file keep only the columns the mapping reads (every column is
-    still screened for unusable values).
+    still screened for unusable values), ids as Arrow text and repeated values
+    as categoricals, as the mapper takes them.
     """
     fmt = detect_format(path, mapping)
     if fmt in ("csv", "tsv"):

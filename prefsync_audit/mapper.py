@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from prefsync_audit._codes import arrow_text, code_type, filled
+from prefsync_audit._codes import arrow_text, as_objects, code_type, filled
 from prefsync_audit._stack import constant_column, stack_columns
 from prefsync_audit._threads import ordered_map
 from prefsync_audit.config import IdentityConfig
@@ -104,26 +104,38 @@ class MappedFile:
 
 
 class _Columns:
-    """Column access that remembers which mapped columns the file lacks."""
+    """Column access that remembers which mapped columns the file lacks.
+
+    A file read for mapping holds its columns of repeated values as categoricals
+    (see ``load_file``). ``coded=True`` takes such a column as it is, for a
+    caller that only looks values up per distinct value, tests for missing
+    values or takes rows; every other caller gets ``str``/``None`` objects."""
 
     def __init__(self, frame: pd.DataFrame, strict: bool) -> None:
         self.frame = frame
         self.strict = strict
         self.missing: list[str] = []
+        self._objects: dict[str, pd.Series] = {}
 
-    def get(self, name: str) -> pd.Series:
-        if name in self.frame.columns:
-            return self.frame[name]
-        self.missing.append(name)
-        return pd.Series([None] * len(self.frame), index=self.frame.index, dtype="object")
+    def get(self, name: str, coded: bool = False) -> pd.Series:
+        if name not in self.frame.columns:
+            self.missing.append(name)
+            return pd.Series([None] * len(self.frame), index=self.frame.index, dtype="object")
+        column = self.frame[name]
+        if coded or not isinstance(column.dtype, pd.CategoricalDtype):
+            return column
+        if name not in self._objects:
+            self._objects[name] = as_objects(column)
+        return self._objects[name]
 
-    def first_present(self, names: list[str]) -> pd.Series:
+    def first_present(self, names: list[str], coded: bool = False) -> pd.Series:
         """Coalesce several columns in order (the first non-empty wins)."""
         available = [n for n in names if n in self.frame.columns]
         if not available:
             self.missing.append(" or ".join(names))
             return pd.Series([None] * len(self.frame), index=self.frame.index, dtype="object")
-        columns = [self.frame[name] for name in available]
+        # Coalescing writes one column's values into another: not into categories.
+        columns = [self.get(name, coded and len(available) == 1) for name in available]
         if len(columns) > 1 and any(isinstance(c.dtype, pd.StringDtype) for c in columns):
             # Text in Arrow coalesced with objects would become objects.
             columns = [c.astype("str") for c in columns]
@@ -132,11 +144,11 @@ class _Columns:
             result = result.where(result.notna(), column)
         return result
 
-    def value(self, spec: ColumnValue | None) -> pd.Series:
+    def value(self, spec: ColumnValue | None, coded: bool = False) -> pd.Series:
         if spec is None:
             return pd.Series([None] * len(self.frame), index=self.frame.index, dtype="object")
         if spec.column is not None:
-            return self.get(spec.column)
+            return self.get(spec.column, coded)
         return pd.Series([spec.value] * len(self.frame), index=self.frame.index, dtype="object")
 
 
@@ -257,7 +269,7 @@ def _map_rows(
     reasons[no_id & ~invalid_mask] = "no identifier"
 
     updated_at = _timestamps(columns, mapping.updated_at, reasons, n)
-    capture_source = columns.value(mapping.capture_source)
+    capture_source = columns.value(mapping.capture_source, coded=True)
     proof = columns.value(mapping.proof)
     vocabularies = {**BUILTIN_VOCABULARIES, **mapping.vocabularies}
 
@@ -280,7 +292,9 @@ def _map_rows(
         rows = observations["row"].to_numpy()
         # Take from the datetime array: to_numpy() on a tz-aware column boxes every value.
         observations["updated_at"] = rule_time.array.take(rows)
-        source = columns.value(rule.capture_source) if rule.capture_source else capture_source
+        source = capture_source
+        if rule.capture_source:
+            source = columns.value(rule.capture_source, coded=True)
         observations["capture_source"] = source.array.take(rows)
         rule_proof = columns.value(rule.proof) if rule.proof else proof
         # Proofs are ids: kept in Arrow when the reader left them there.
@@ -368,7 +382,7 @@ def _in_rule_order(
 def _ignored_rows(columns: _Columns, mapping: Mapping) -> pd.Series:
     ignored = pd.Series(False, index=columns.frame.index)
     for row_filter in mapping.ignore_rows:
-        values = columns.get(row_filter.column)
+        values = columns.get(row_filter.column, coded=True)
         if row_filter.empty:
             ignored |= values.isna() | (values.astype("string").str.strip() == "").fillna(True)
         if row_filter.values:
@@ -395,8 +409,7 @@ def _identifiers(
         invalid_counts[kind] = 0
         kind_values = []
         for name in names:
-            raw = columns.get(name)
-            raw = _blank_as_missing(raw)
+            raw = _blank_as_missing(columns.get(name, coded=True))
             values = map_distinct(raw, normalizer, fast_path)
             invalid = raw.notna() & values.isna()
             invalid_counts[kind] += int(invalid.sum())
@@ -420,8 +433,7 @@ def _timestamps(
 ) -> pd.Series:
     if spec is None:
         return pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]")
-    raw = columns.first_present(spec.columns)
-    raw = _blank_as_missing(raw)
+    raw = _blank_as_missing(columns.first_present(spec.columns, coded=True))
     parsed, bad = parse_timestamps(raw, spec)
     label = " or ".join(spec.columns)
     reasons[bad & reasons.isna()] = f"unreadable timestamp in {label}"
@@ -457,7 +469,7 @@ def _apply_rule(
     for part in ("purpose", "channel", "scope"):
         spec = getattr(rule, part)
         if isinstance(spec, KeyFromColumn):
-            raw = columns.get(spec.column)
+            raw = columns.get(spec.column, coded=True)
             codes, texts = distinct_texts(raw)
             if spec.values is None:
                 values = _coded(codes, [vocabulary_key(v).replace(" ", "_") for v in texts])
@@ -470,7 +482,7 @@ def _apply_rule(
                         {
                             "row": rows[unknown],
                             "source_column": spec.column,
-                            "raw_value": raw[unknown],
+                            "raw_value": as_objects(raw[unknown]),
                         }
                     )
                 )
@@ -481,8 +493,7 @@ def _apply_rule(
 
     if isinstance(rule.state, StateFromColumn):
         spec = rule.state
-        raw = columns.get(spec.column)
-        raw = _blank_as_missing(raw)
+        raw = _blank_as_missing(columns.get(spec.column, coded=True))
         if spec.vocabulary and spec.vocabulary not in vocabularies:
             raise InputError(f"unknown vocabulary {spec.vocabulary!r}")
         vocabulary = vocabularies.get(spec.vocabulary, {}) if spec.vocabulary else {}
@@ -504,7 +515,7 @@ def _apply_rule(
                 {
                     "row": rows[unknown & keep],
                     "source_column": spec.column,
-                    "raw_value": raw[unknown & keep],
+                    "raw_value": as_objects(raw[unknown & keep]),
                 }
             )
         )
@@ -559,7 +570,7 @@ def _parse_list(value: str, separator: str) -> tuple[str, ...]:
 def _apply_list_rule(
     rule: PreferenceRule, spec: ListSpec, columns: _Columns
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    raw = columns.get(spec.column)
+    raw = columns.get(spec.column, coded=True)
     parsed = map_distinct(raw, lambda v: _parse_list(v, spec.separator))
     present = parsed.dropna().explode().dropna()
     present = pd.DataFrame({"row": present.index.to_numpy(), "item": present.to_numpy()})

@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -600,7 +601,7 @@ def test_ids_listed_together_per_person_stay_arrow_text():
     # Each person's two consents are adjacent, so the first rows repeat every
     # id; over the whole column the ids are mostly distinct and stay in Arrow
     # (a dictionary of millions of ids would cost more than it shares), while a
-    # status column repeating a few values is shared text.
+    # status column repeating a few values is a categorical of them.
     from prefsync_audit._frames import text_frame
 
     ids = [f"u{i // 2}@x.com" for i in range(40_000)]
@@ -614,8 +615,23 @@ def test_ids_listed_together_per_person_stay_arrow_text():
     frame = text_frame(table, np.arange(1, 40_001), arrow_distinct=True)
     assert str(frame["Identifier"].dtype) == "str"
     assert str(frame["Withdrawn"].dtype) == "str"  # mostly missing, distinct when present
-    assert frame["Status"].dtype == object
+    assert isinstance(frame["Status"].dtype, pd.CategoricalDtype)
     assert frame["Identifier"].tolist() == ids
+
+
+def test_repeated_values_read_for_mapping_are_narrow_codes_across_blocks():
+    # The reader's blocks share one dictionary; missing values are code -1, and
+    # a handful of values take one byte a row.
+    from prefsync_audit._frames import text_frame
+
+    blocks = [["ACTIVE", None, "OPT_OUT"] * 3000, ["WITHDRAWN", "ACTIVE", None] * 3000]
+    table = pa.table({"Status": pa.chunked_array(blocks)})
+    frame = text_frame(table, np.arange(1, 18_001), arrow_distinct=True)
+    status = frame["Status"]
+    assert status.cat.codes.dtype == np.int8
+    assert [None if pd.isna(v) else v for v in status] == blocks[0] + blocks[1]
+    # Read otherwise, the same column is shared Python strings.
+    assert text_frame(table, np.arange(1, 18_001))["Status"].dtype == object
 
 
 @pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])

@@ -44,9 +44,25 @@ def M(make_mapping):
     return lambda text: make_mapping(**yaml.safe_load(text))
 
 
-@pytest.fixture
-def T(raw_table):
-    return lambda columns, *rows: raw_table([list(r) for r in rows], columns=columns.split())
+def _as_read(table, form):
+    """``table`` with its text columns as a file read for mapping may hold them:
+    all categoricals (repeated values) or all Arrow text (ids)."""
+    for name in table.frame.columns.drop(ROW):
+        column = table.frame[name]
+        if form == "coded":
+            table.frame[name] = column.astype("category")
+        elif form == "arrow" and column.map(lambda v: v is None or isinstance(v, str)).all():
+            table.frame[name] = column.astype("str")
+    return table
+
+
+@pytest.fixture(params=["objects", "coded", "arrow"])
+def T(raw_table, request):
+    """A table of text rows; each test runs on the columns as Python objects, as
+    categoricals and as Arrow text (how ``load_file`` may hand them to the mapper)."""
+    return lambda columns, *rows: _as_read(
+        raw_table([list(r) for r in rows], columns=columns.split()), request.param
+    )
 
 
 def run(table, mapping, strict=True):
