@@ -346,15 +346,20 @@ def parse_timestamps(values: pd.Series, spec: TimestampSpec) -> tuple[pd.Series,
         # Times to the second hardly repeat: finding the distinct ones would cost
         # more than parsing each row in Arrow. (ASCII: stripped as Python strips.)
         present = values.notna().to_numpy()
-        codes = np.where(present, np.arange(len(values)), -1)
-        uniques = values.fillna("").reset_index(drop=True).str.strip(ASCII_SPACE)
+        codes = np.full(len(values), -1, dtype=np.int64)
+        codes[present] = np.arange(np.count_nonzero(present))
+        texts = values if present.all() else values[present]
+        uniques = texts.reset_index(drop=True).str.strip(ASCII_SPACE)
+        parsed = _parse_distinct(uniques, spec, stripped=True)
     else:
         codes, uniques = pd.factorize(values)
         uniques = pd.Series(np.asarray(uniques, dtype=object), dtype="object").astype(str)
-    parsed = _parse_distinct(uniques, spec)
-    parsed = parsed.where((parsed >= EARLIEST) & (parsed < LATEST))
-    # Look each row's parsed value up by its code; code -1 (missing) gives NaT.
-    table = np.append(parsed.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT"))
+        parsed = _parse_distinct(uniques, spec)
+    # Outside 1990–2100 is NaT (NaT compares false); then each row's parsed value
+    # is looked up by its code, code -1 (missing) giving NaT.
+    stamps = parsed.to_numpy(dtype="datetime64[ns]")
+    in_range = (stamps >= EARLIEST.to_datetime64()) & (stamps < LATEST.to_datetime64())
+    table = np.append(np.where(in_range, stamps, np.datetime64("NaT", "ns")), np.datetime64("NaT"))
     result = pd.Series(
         pd.DatetimeIndex(table[codes]).tz_localize("UTC"), index=values.index
     ).astype("datetime64[ns, UTC]")
@@ -375,8 +380,10 @@ def _arrow_ascii_distinct(values: pd.Series) -> bool:
     return pc.all(pc.string_is_ascii(pa.array(values))).as_py() is not False
 
 
-def _parse_distinct(uniques: pd.Series, spec: TimestampSpec) -> pd.Series:
-    text = uniques.str.strip()
+def _parse_distinct(uniques: pd.Series, spec: TimestampSpec, stripped: bool = False) -> pd.Series:
+    """Each text parsed to UTC (NaT when unreadable); ``stripped``: the texts
+    hold no surrounding whitespace already."""
+    text = uniques if stripped else uniques.str.strip()
     fmt = spec.format
     if fmt in ("epoch_s", "epoch_ms"):
         numbers = pd.to_numeric(text, errors="coerce")
@@ -392,8 +399,13 @@ def _parse_distinct(uniques: pd.Series, spec: TimestampSpec) -> pd.Series:
         common = {"format": "ISO8601", "errors": "coerce"}
         rest = ~_iso_in_arrow(texts, spec.timezone, result)
         # One regex pass in Arrow tells which of the rest carry their own offset.
-        has_offset = pc.match_substring_regex(texts, _HAS_OFFSET.pattern, ignore_case=True)
-        aware = rest & pc.fill_null(has_offset, False).to_numpy(zero_copy_only=False)
+        aware = np.zeros(len(texts), dtype=bool)
+        if rest.any():
+            rest_rows = np.flatnonzero(rest)
+            has_offset = pc.match_substring_regex(
+                texts.take(pa.array(rest_rows)), _HAS_OFFSET.pattern, ignore_case=True
+            )
+            aware[rest_rows] = pc.fill_null(has_offset, False).to_numpy(zero_copy_only=False)
     else:
         common = {"format": fmt, "errors": "coerce"}
         rest = np.ones(len(text), dtype=bool)
@@ -412,23 +424,33 @@ def _parse_distinct(uniques: pd.Series, spec: TimestampSpec) -> pd.Series:
     return result
 
 
-#: The everyday ISO 8601 shape (years 1900-2099, seconds, optional fraction and
-#: offset) that Arrow's parser reads the same way pandas does, only faster.
-_PLAIN_ISO = r"^(19|20)\d{2}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?$"
+#: The everyday ISO 8601 shape (years 1900-2099, seconds, optional fraction),
+#: with an offset and without: Arrow's parser reads it the same way pandas
+#: does, only faster.
+_PLAIN_ISO = r"^(19|20)\d{2}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?"
+_ZONED_ISO = _PLAIN_ISO + r"(Z|[+-]\d{2}:\d{2})$"
+_NAIVE_ISO = _PLAIN_ISO + "$"
 
 
 def _iso_in_arrow(values: pa.Array, timezone: str, result: pd.Series) -> np.ndarray:
     """Parse the values of the plain ISO 8601 shape in Arrow, writing them into
     ``result``; returns which values it parsed (the rest go through pandas)."""
-    plain = pc.fill_null(pc.match_substring_regex(values, _PLAIN_ISO), False)
-    with_zone = pc.fill_null(pc.match_substring_regex(values, r"(Z|[+-]\d{2}:\d{2})$"), False)
     decided = np.zeros(len(values), dtype=bool)
+    undecided = np.arange(len(values))
     for zoned in (True, False):
-        chosen = pc.and_(plain, with_zone if zoned else pc.invert(with_zone))
+        # Each shape is tested on the values the one before left: an export
+        # mostly writes one shape, and a regex pass over millions costs.
+        if not len(undecided):
+            break
+        candidates = values if zoned else values.take(pa.array(undecided))
+        shape = _ZONED_ISO if zoned else _NAIVE_ISO
+        chosen = pc.fill_null(pc.match_substring_regex(candidates, shape), False)
         mask = chosen.to_numpy(zero_copy_only=False)
         if not mask.any():
             continue
-        subset = values.filter(chosen)
+        rows = undecided[mask]
+        undecided = undecided[~mask]
+        subset = candidates.filter(chosen)
         try:
             parsed = subset.cast(pa.timestamp("ns", tz="UTC" if zoned else None))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -441,8 +463,8 @@ def _iso_in_arrow(values: pa.Array, timezone: str, result: pd.Series) -> np.ndar
             stamps = stamps.tz_localize(
                 timezone, ambiguous="NaT", nonexistent="shift_forward"
             ).tz_convert("UTC")
-        result.iloc[np.flatnonzero(mask)] = stamps
-        decided |= mask
+        result.iloc[rows] = stamps
+        decided[rows] = True
     return decided
 
 

@@ -407,6 +407,35 @@ def test_escaped_quotes_and_quoted_newlines_are_not_unterminated(tmp_path, make_
     assert table.frame["Note"].tolist() == ['say "hi"\nthere', 'a,b"']
 
 
+@pytest.mark.parametrize(
+    ("text", "quoted"),
+    [
+        ("Email,Note\na@x.com,one\r\nb@x.com,two\n", False),
+        ('Email,Note\na@x.com,"one\nline"\nb@x.com,two\n', True),
+    ],
+)
+def test_only_a_file_with_quotes_is_read_for_line_breaks_in_values(
+    tmp_path, make_mapping, monkeypatch, text, quoted
+):
+    # Without a quote character no value can hold a line break: Arrow may then
+    # split the file at line ends, which is faster; the rows are the same.
+    import prefsync_audit._delimited as delimited
+
+    seen = []
+    options = delimited.pa_csv.ParseOptions
+
+    def recording(**kwargs):
+        seen.append(kwargs["newlines_in_values"])
+        return options(**kwargs)
+
+    monkeypatch.setattr(delimited.pa_csv, "ParseOptions", recording)
+    path = tmp_path / "crm.csv"
+    path.write_bytes(text.encode())
+    table = load(path, make_mapping())
+    assert seen == [quoted]
+    assert table.frame["Note"].tolist() == (["one\nline", "two"] if quoted else ["one", "two"])
+
+
 def test_unterminated_quote_names_the_line_it_opens_on(tmp_path, make_mapping):
     path = tmp_path / "crm.csv"
     path.write_text('Email,Note\na@x.com,ok\nb@x.com,x"y\nc@x.com,"open\nd@x.com,z\n')
