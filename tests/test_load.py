@@ -663,6 +663,18 @@ def test_repeated_values_read_for_mapping_are_narrow_codes_across_blocks():
     assert text_frame(table, np.arange(1, 18_001))["Status"].dtype == object
 
 
+def test_blocks_with_dictionaries_of_their_own_are_coded_against_one():
+    from prefsync_audit._frames import _categorical_text
+
+    blocks = [
+        pa.array(["a", "b", None]).dictionary_encode(),
+        pa.array(["c", "a"]).dictionary_encode(),
+    ]
+    column = _categorical_text(pa.chunked_array(blocks))
+    assert [None if pd.isna(v) else v for v in column] == ["a", "b", None, "c", "a"]
+    assert column.cat.codes.tolist() == [0, 1, -1, 2, 0]
+
+
 @pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
 def test_a_large_plain_file_is_never_read_whole(tmp_path, make_mapping, monkeypatch, bom):
     # The header is read from the scanned head, a byte-order mark or not; only
