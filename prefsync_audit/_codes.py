@@ -147,7 +147,7 @@ def filled(values: pd.Series, rows: np.ndarray) -> np.ndarray:
 
 def non_blank(values: pd.Series) -> np.ndarray:
     """``values.astype("string").str.strip().fillna("").ne("")`` as an array."""
-    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+    if in_arrow(values):
         # Already Arrow text: the kernel runs on it as it is.
         non_blank = pc.not_equal(pc.utf8_trim_whitespace(pa.array(values)), "")
         return pc.fill_null(non_blank, False).to_numpy(zero_copy_only=False)
@@ -174,6 +174,11 @@ def ascii_stripped(texts: pa.Array) -> tuple[np.ndarray, pa.Array]:
     Python, whose Unicode rules Arrow's do not always match."""
     ascii_text = pc.fill_null(pc.string_is_ascii(texts), False).to_numpy(zero_copy_only=False)
     return ascii_text, pc.utf8_trim(texts, characters=ASCII_SPACE)
+
+
+def in_arrow(column: pd.Series) -> bool:
+    """Whether the column is text in Arrow (pandas' ``str`` dtype on pyarrow)."""
+    return isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow"
 
 
 def as_objects(column: pd.Series) -> pd.Series:

@@ -23,6 +23,7 @@ from prefsync_audit._codes import (
     SPACE_CLASS,
     arrow_text,
     ascii_stripped,
+    in_arrow,
     mostly_distinct,
     objects,
 )
@@ -369,8 +370,7 @@ def parse_timestamps(values: pd.Series, spec: TimestampSpec) -> tuple[pd.Series,
 
 def _arrow_distinct(values: pd.Series) -> bool:
     """Text in Arrow whose sampled values are mostly distinct."""
-    in_arrow = isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
-    return in_arrow and mostly_distinct(values)
+    return in_arrow(values) and mostly_distinct(values)
 
 
 def _arrow_ascii_distinct(values: pd.Series) -> bool:

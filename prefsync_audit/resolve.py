@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from prefsync_audit._codes import dense_bound, first_occurrences, objects
+from prefsync_audit._codes import dense_bound, first_occurrences, in_arrow, objects
 from prefsync_audit._duckdb import sha256_hex_array, text_order
 from prefsync_audit._threads import ordered_map
 from prefsync_audit.config import IdentityConfig
@@ -351,7 +351,7 @@ def _present_in_arrow(column: pd.Series) -> tuple[np.ndarray, np.ndarray, pa.Arr
     ``pd.factorize`` numbers them). Hashed in Arrow, with no code made for the
     missing rows: most of an identifier column is missing where only one system
     holds that kind. None for a column of any other type."""
-    if not (isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow"):
+    if not in_arrow(column):
         return None
     chunks = pa.chunked_array(pa.array(column.array))
     values = chunks.chunk(0) if chunks.num_chunks == 1 else chunks.combine_chunks()
@@ -447,7 +447,7 @@ def _link_codes(
     records: pd.DataFrame, kinds: list[str], profiles: dict[str, set[str]], workers: int = 1
 ) -> _Links:
     """Number each kind's values once; the hashes are derived from distinct plain values.
-    ``workers`` kinds at a time."""
+    ``workers`` families of kinds (:func:`_families`) at a time."""
     # A record may hold several values of a kind: ``kind``, ``kind#2``… (a
     # mapping identifier with ``repeated: true``); each one links.
     columns = {
@@ -458,31 +458,32 @@ def _link_codes(
     index_type = _index_type(len(records) * (1 + sum(len(c) for c in columns.values())))
     record_key = records["record_key"].to_numpy().astype(index_type, copy=False)
     kinds = [kind for kind in kinds if columns[kind]]
-    rows_of: dict[str, np.ndarray] = {}
-    plain_code_of: dict[str, np.ndarray] = {}
-    # The values of each kind: its own distinct values, and for ``X_sha256`` the
-    # hash of each distinct X under each profile.
-    sources: dict[str, list[_Source]] = {}
-    # Each kind's values are hashed on a worker of their own: Arrow and numpy let
-    # go of the GIL, and the email column alone takes as long as all the others.
-    coded_kinds = ordered_map(
-        lambda kind: _kind_codes(records, columns[kind], index_type), kinds, workers
+
+    def numbered_family(members: list[str]) -> _Family:
+        return _number_family(records, members, columns, profiles, index_type)
+
+    # A family (a kind and the hashes of it) is worked out on a worker of its
+    # own, from numbering its values to numbering their hashes: Arrow, DuckDB
+    # and numpy let go of the GIL, and the email family alone takes about as
+    # long as all the others, which then run beside it rather than after it.
+    largest_first = sorted(
+        _families(kinds), key=lambda members: -_held_values(records, members, columns)
     )
-    for kind, (coded_columns, uniques) in zip(kinds, coded_kinds, strict=True):
-        for column, (rows, codes) in zip(columns[kind], coded_columns, strict=True):
-            rows_of[column], plain_code_of[column] = rows, codes
-        sources.setdefault(kind, []).append(_Source(kind, None, uniques))
-    for kind in kinds:
-        own = sources[kind][0].values
-        for profile in sorted(profiles.get(kind, ())):
-            hashed = _profile_hashes(kind, own, profile)
-            sources.setdefault(f"{kind}_sha256", []).append(_Source(kind, profile, hashed))
+    numbered = list(ordered_map(numbered_family, largest_first, workers))
+    family_of = {name: family for family in numbered for name in family.sources}
+    rows_of = {c: rows for family in numbered for c, rows in family.rows_of.items()}
+    plain_code_of = {c: codes for family in numbered for c, codes in family.plain_code_of.items()}
+    # The values of each kind: its own distinct values, and for ``X_sha256`` the
+    # hash of each distinct X under each profile; in the order of ``kinds``, then
+    # the hashed kinds no column holds.
+    names = [*kinds, *(f"{kind}_sha256" for kind in kinds if profiles.get(kind))]
+    sources = {name: family_of[name].sources[name] for name in dict.fromkeys(names)}
 
     distinct_parts: list[np.ndarray | pa.Array] = []
     starts = [0]
     code_of: dict[tuple[str, str | None], np.ndarray] = {}
-    numbered = ordered_map(_numbered, list(sources.values()), workers)
-    for of_kind, (codes, distinct) in zip(sources.values(), numbered, strict=True):
+    for name, of_kind in sources.items():
+        codes, distinct = family_of[name].numbered[name]
         codes = (codes + starts[-1]).astype(index_type)
         boundaries = np.cumsum([len(source.values) for source in of_kind])[:-1]
         for source, source_codes in zip(of_kind, np.split(codes, boundaries), strict=True):
@@ -509,6 +510,64 @@ def _link_codes(
         for kind in kinds
     }
     return _Links(values, parts, held, hash_codes, len(records))
+
+
+@dataclass
+class _Family:
+    """A plain kind and its hashes (``email``, ``email_sha256``), numbered: the
+    records holding each column's values and their codes in the kind, each
+    kind's sources, and each kind's codes over its sources with its distinct
+    values."""
+
+    rows_of: dict[str, np.ndarray]
+    plain_code_of: dict[str, np.ndarray]
+    sources: dict[str, list[_Source]]
+    numbered: dict[str, tuple[np.ndarray, np.ndarray | pa.Array]]
+
+
+def _families(kinds: list[str]) -> list[list[str]]:
+    """``kinds`` grouped with the hashes of them (``email`` with ``email_sha256``):
+    a family's hashes are numbered with the hashes derived from its plain values."""
+    families: dict[str, list[str]] = {}
+    for kind in kinds:
+        families.setdefault(kind.removesuffix("_sha256"), []).append(kind)
+    return list(families.values())
+
+
+def _held_values(records: pd.DataFrame, members: list[str], columns: dict[str, list[str]]) -> int:
+    """How many values a family's columns hold (Arrow keeps the count of its
+    missing values: a column in Arrow is not read)."""
+    held = 0
+    for column in (records[c] for kind in members for c in columns[kind]):
+        missing = pa.array(column.array).null_count if in_arrow(column) else column.isna().sum()
+        held += len(column) - int(missing)
+    return held
+
+
+def _number_family(
+    records: pd.DataFrame,
+    members: list[str],
+    columns: dict[str, list[str]],
+    profiles: dict[str, set[str]],
+    index_type: type[np.signedinteger],
+) -> _Family:
+    """Number the values of a family's kinds, hash its plain values under each
+    profile, and number each kind over its sources."""
+    rows_of: dict[str, np.ndarray] = {}
+    plain_code_of: dict[str, np.ndarray] = {}
+    sources: dict[str, list[_Source]] = {}
+    for kind in members:
+        coded_columns, uniques = _kind_codes(records, columns[kind], index_type)
+        for column, (rows, codes) in zip(columns[kind], coded_columns, strict=True):
+            rows_of[column], plain_code_of[column] = rows, codes
+        sources[kind] = [_Source(kind, None, uniques)]
+    for kind in members:
+        own = sources[kind][0].values
+        for profile in sorted(profiles.get(kind, ())):
+            hashed = _profile_hashes(kind, own, profile)
+            sources.setdefault(f"{kind}_sha256", []).append(_Source(kind, profile, hashed))
+    numbered = {name: _numbered(of_kind) for name, of_kind in sources.items()}
+    return _Family(rows_of, plain_code_of, sources, numbered)
 
 
 def _kind_codes(

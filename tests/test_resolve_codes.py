@@ -16,6 +16,7 @@ from prefsync_audit.resolve import (
     _RE2_SPELLINGS,
     DEFAULT_PLACEHOLDERS,
     _arrow_strings,
+    _families,
     _link_codes,
     hashed_unmatched,
     identifier_links,
@@ -316,3 +317,34 @@ def test_kinds_numbered_on_several_workers_resolve_as_on_one():
     assert one.person_of_record.nunique() < 120
     assert "test@test.com" in set(one.ignored_values["value"])
     assert len(one.conflicts)
+
+
+def test_a_kind_and_its_hashes_are_numbered_together_whatever_runs_first():
+    # The email family (email, email_sha256) is worked out on one worker, the
+    # largest family first; the values stay numbered in the order of the kinds,
+    # a hashed kind no column holds (phone_sha256) after them.
+    assert _families(["customer_id", "email", "phone", "email_sha256"]) == [
+        ["customer_id"],
+        ["email", "email_sha256"],
+        ["phone"],
+    ]
+    rows = [
+        {"customer_id": "C1", "email": "a@x.com", "phone": "+15550000001"},
+        {"email": "a@x.com", "email_sha256": sha("a@x.com")},
+        {"email": "b@x.com", "email_sha256": sha("b@x.com")},
+        {"customer_id": "C2", "phone": "+15550000002"},
+        {"email_sha256": sha("c@x.com")},
+    ]
+    frame = records(rows)
+    profiles = {"email": {"plain"}, "phone": {"plain"}}
+    kinds = ["customer_id", "email", "phone", "email_sha256"]
+    one, several = (_link_codes(frame, kinds, profiles, workers) for workers in (1, 2))
+    for links in (one, several):
+        assert links.values.kinds == [*kinds, "phone_sha256"]
+    assert one.values.starts.tolist() == several.values.starts.tolist() == [0, 2, 4, 6, 9, 11]
+    for kind in ("email_sha256", "phone_sha256"):
+        assert one.values.strings(kind).equals(several.values.strings(kind))
+    # The held hash of a@x.com and the one derived from it are one value.
+    assert one.values.objects("email_sha256").tolist() == [
+        sha(v) for v in ("a@x.com", "b@x.com", "c@x.com")
+    ]
