@@ -649,8 +649,10 @@ def resolve_identities(
     records_per_value = np.bincount(code_of_link, minlength=n_values)
 
     listed = np.zeros(n_values, dtype=bool)
-    for kind, kind_patterns in _placeholder_patterns(identity, kinds).items():
-        hit = values.matching(kind, kind_patterns)
+    patterns = _placeholder_patterns(identity, kinds)
+    # Each kind's values searched on a worker (RE2 in Arrow lets go of the GIL).
+    hits = ordered_map(lambda kind: values.matching(kind, patterns[kind]), list(patterns), workers)
+    for kind, hit in zip(patterns, hits, strict=True):
         listed[hit] = True
         # The hashes derived from a placeholder would glue the same strangers together.
         for hash_code in links.hash_codes.get(kind, []):
@@ -706,14 +708,17 @@ def resolve_identities(
         }
     )
 
-    conflicts = _conflicts(records, identity.strong_keys, person_of_record, links, left_out)
-    return Resolution(
-        person_of_record,
-        person_anchors,
-        ignored,
-        conflicts,
-        hashed_unmatched(records, person_of_record),
+    # Two independent counts over every record, side by side (numpy's gathers let
+    # go of the GIL).
+    conflicts, unmatched = ordered_map(
+        lambda count: count(),
+        [
+            lambda: _conflicts(records, identity.strong_keys, person_of_record, links, left_out),
+            lambda: hashed_unmatched(records, person_of_record),
+        ],
+        workers,
     )
+    return Resolution(person_of_record, person_anchors, ignored, conflicts, unmatched)
 
 
 def _ignored_summary(
