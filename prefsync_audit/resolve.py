@@ -676,9 +676,12 @@ def resolve_identities(
     record_of_link, code_of_link = record_of_link[usable], code_of_link[usable]
     # Records sharing a value are joined through one record holding it (any one):
     # a graph of records only. Components are numbered in the order of their first
-    # record, as they would be with the values as nodes of their own.
+    # record, as they would be with the values as nodes of their own. Written in
+    # reverse, the holder is (in practice) a value's first record: a person's
+    # values then mostly meet in one record near the others, and scipy's search
+    # runs through memory in order (5M persons: 3.3 against 5.6 s).
     holder = np.zeros(n_values, dtype=record_of_link.dtype)
-    holder[code_of_link] = record_of_link
+    holder[code_of_link[::-1]] = record_of_link[::-1]
     joined = holder[code_of_link]
     other = joined != record_of_link
     n_records = len(records)
