@@ -13,7 +13,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from prefsync_audit._codes import column_codes, lookup
+from prefsync_audit._codes import column_codes, lookup, positions_in_sorted
 from prefsync_audit.config import AuditConfig
 from prefsync_audit.mask import mask_series
 from prefsync_audit.policy import GROUP, KEY, Evaluation
@@ -49,7 +49,58 @@ SEVERITY_ORDER = [Severity.CRITICAL, Severity.WARNING, Severity.INFO]
 
 def comparisons(evaluation: Evaluation) -> pd.DataFrame:
     """Each system's state beside the expected state, one row per (person, key, system)."""
-    return evaluation.system_states.merge(evaluation.expected, on=GROUP, how="left")
+    states, expected = evaluation.system_states, evaluation.expected
+    positions = _expected_rows(states, expected)
+    if positions is None:
+        return states.merge(expected, on=GROUP, how="left")
+    # pandas' left join, by position: a hash join would hash four columns of
+    # millions of rows, where a binary search over one number per (person, key)
+    # walks both frames in the order evaluation sorted them.
+    joined = states.reset_index(drop=True)
+    for name in expected.columns.drop(GROUP):
+        joined[name] = expected[name].array.take(positions, allow_fill=True)
+    return joined
+
+
+def _expected_rows(states: pd.DataFrame, expected: pd.DataFrame) -> np.ndarray | None:
+    """The row of ``expected`` holding each state's (person, key), -1 where none;
+    None when they cannot be joined by number (key columns not categoricals of
+    the same categories, numbers beyond 64 bits, a (person, key) twice)."""
+    numbers = [_group_numbers(frame, expected) for frame in (states, expected)]
+    if numbers[0] is None or numbers[1] is None:
+        return None
+    of_states, of_expected = numbers
+    if len(of_expected) and not (of_expected[1:] > of_expected[:-1]).all():
+        order = np.argsort(of_expected, kind="stable")
+        of_expected = of_expected[order]
+        if (of_expected[1:] == of_expected[:-1]).any():
+            return None
+        at = positions_in_sorted(of_expected, of_states)
+        return np.where(at >= 0, order[at], -1)
+    return positions_in_sorted(of_expected, of_states)
+
+
+def _group_numbers(frame: pd.DataFrame, expected: pd.DataFrame) -> np.ndarray | None:
+    """(person, purpose, channel, scope) as one integer per row, in their order,
+    by the key parts' codes in ``expected``'s categories (None where they differ)."""
+    person = frame["person_id"]
+    if person.dtype.kind not in "iu" or (len(person) and person.min() < 0):
+        return None
+    number = person.to_numpy().astype(np.int64)
+    bound = int(number.max()) + 1 if len(number) else 1
+    for column in KEY:
+        dtype, theirs = frame[column].dtype, expected[column].dtype
+        # Codes agree only for the same categories in the same order (unordered
+        # categoricals compare equal whatever the order of their categories).
+        same = isinstance(dtype, pd.CategoricalDtype) and isinstance(theirs, pd.CategoricalDtype)
+        if not (same and dtype.categories.equals(theirs.categories)):
+            return None
+        size = len(dtype.categories) + 1  # code -1 (missing) counts as 0
+        bound *= size
+        if bound >= 1 << 62:
+            return None
+        number = number * size + (frame[column].cat.codes.to_numpy().astype(np.int64) + 1)
+    return number
 
 
 def classify(compared: pd.DataFrame, config: AuditConfig, as_of: datetime) -> pd.Series:

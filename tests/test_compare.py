@@ -92,3 +92,55 @@ def test_unverified_resubscribe(tmp_path):
     row = _finding(result, "unverified_resubscribe", "esp")
     assert row["expected_state"] == "denied" and row["actual_state"] == "granted"
     assert row["lag_seconds"] == 31 * 86400
+
+
+def _evaluation(expected_order, categories=("email", "sms")):
+    import pandas as pd
+
+    from prefsync_audit.policy import Evaluation
+
+    def key_part(values, cats):
+        return pd.Categorical(values, categories=list(cats))
+
+    states = pd.DataFrame(
+        {
+            "person_id": [1, 1, 1, 2, 3],
+            "purpose": key_part(["marketing"] * 5, ["marketing"]),
+            "channel": key_part(["email", "email", "sms", "email", "sms"], ["email", "sms"]),
+            "scope": key_part([None] * 5, ["news"]),
+            "system": ["crm", "esp", "crm", "crm", "crm"],
+            "actual_state": ["granted", "denied", "denied", "granted", "granted"],
+        }
+    )
+    expected = pd.DataFrame(
+        {
+            "person_id": [1, 1, 2],
+            "purpose": key_part(["marketing"] * 3, ["marketing"]),
+            "channel": key_part(["email", "sms", "email"], categories),
+            "scope": key_part([None] * 3, ["news"]),
+            "expected_state": pd.Categorical(["denied", "granted", "unknown"]),
+            "deciding_at": pd.to_datetime(["2025-01-01", None, "2025-02-01"], utc=True),
+        }
+    ).iloc[list(expected_order)]
+    return Evaluation(expected=expected, system_states=states)
+
+
+@pytest.mark.parametrize(
+    ("order", "categories"),
+    [((0, 1, 2), ("email", "sms")), ((2, 0, 1), ("email", "sms")), ((0, 1, 2), ("sms", "email"))],
+    ids=["sorted", "unsorted", "other categories"],
+)
+def test_states_meet_their_expected_state_as_a_left_join(order, categories):
+    # By position where the key parts share categories (sorted or not), by pandas'
+    # merge where they do not: the same rows, columns and types either way; person
+    # 3 has no expected state.
+    import pandas as pd
+
+    from prefsync_audit.compare import comparisons
+    from prefsync_audit.policy import GROUP
+
+    evaluation = _evaluation(order, categories)
+    joined = comparisons(evaluation)
+    merged = evaluation.system_states.merge(evaluation.expected, on=GROUP, how="left")
+    pd.testing.assert_frame_equal(joined, merged)
+    assert joined["expected_state"].isna().tolist() == [False] * 4 + [True]
