@@ -1,12 +1,16 @@
-"""Findings on a tiny three-system scenario (tests/fixtures/mini): one of each kind."""
+"""Findings on a tiny three-system scenario (tests/fixtures/mini): one of each
+kind; and the join of system states with expected states."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from prefsync_audit import run_audit
+from prefsync_audit.compare import comparisons
+from prefsync_audit.policy import GROUP, Evaluation
 
 MINI = Path(__file__).parent / "fixtures" / "mini" / "audit.yaml"
 
@@ -95,10 +99,6 @@ def test_unverified_resubscribe(tmp_path):
 
 
 def _evaluation(expected_order, categories=("email", "sms")):
-    import pandas as pd
-
-    from prefsync_audit.policy import Evaluation
-
     def key_part(values, cats):
         return pd.Categorical(values, categories=list(cats))
 
@@ -134,11 +134,6 @@ def test_states_meet_their_expected_state_as_a_left_join(order, categories):
     # By position where the key parts share categories (sorted or not), by pandas'
     # merge where they do not: the same rows, columns and types either way; person
     # 3 has no expected state.
-    import pandas as pd
-
-    from prefsync_audit.compare import comparisons
-    from prefsync_audit.policy import GROUP
-
     evaluation = _evaluation(order, categories)
     joined = comparisons(evaluation)
     merged = evaluation.system_states.merge(evaluation.expected, on=GROUP, how="left")
