@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prefsync_audit._codes import SAMPLE, arrow_text, code_type
+from prefsync_audit._codes import SAMPLE, arrow_text, as_objects, code_type
 from prefsync_audit.errors import InputError
 
 #: The provenance column every loaded frame carries: the 1-based data row.
@@ -134,10 +134,7 @@ def _shared_text(array: pa.Array) -> np.ndarray:
     if not _repeats(array):
         # Sharing would only cost time.
         return array.to_numpy(zero_copy_only=False)
-    encoded = pc.dictionary_encode(array)
-    values = np.append(encoded.dictionary.to_numpy(zero_copy_only=False).astype(object), None)
-    indices = pc.fill_null(encoded.indices, len(values) - 1).to_numpy(zero_copy_only=False)
-    return values[indices]
+    return as_objects(_categorical_text(pa.chunked_array([array]))).to_numpy()
 
 
 def _categorical_text(column: pa.ChunkedArray) -> pd.Series:

@@ -353,9 +353,8 @@ def parse_timestamps(values: pd.Series, spec: TimestampSpec) -> tuple[pd.Series,
         uniques = texts.reset_index(drop=True).str.strip(ASCII_SPACE)
         parsed = _parse_distinct(uniques, spec, stripped=True)
     else:
-        codes, uniques = pd.factorize(values)
-        uniques = pd.Series(np.asarray(uniques, dtype=object), dtype="object").astype(str)
-        parsed = _parse_distinct(uniques, spec)
+        codes, texts = distinct_texts(values)
+        parsed = _parse_distinct(pd.Series(texts, dtype="object"), spec)
     # Outside 1990–2100 is NaT (NaT compares false); then each row's parsed value
     # is looked up by its code, code -1 (missing) giving NaT.
     stamps = parsed.to_numpy(dtype="datetime64[ns]")
