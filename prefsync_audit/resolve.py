@@ -438,6 +438,11 @@ def _first_occurrences(record_key: np.ndarray, code: np.ndarray) -> np.ndarray:
     return first_occurrences(record_key.astype(np.int64) * (int(code.max()) + 1) + code)
 
 
+#: From this many distinct values a kind's hashes are worked out in parts, one
+#: per worker (fewer are done before a second thread would start).
+HASHED_IN_PARTS_FROM = 1 << 18
+
+
 def _index_type(bound: int) -> type[np.signedinteger]:
     """int32 for positions and codes below ``bound``, if they fit it."""
     return np.int32 if bound < np.iinfo(np.int32).max else np.int64
@@ -460,7 +465,7 @@ def _link_codes(
     kinds = [kind for kind in kinds if columns[kind]]
 
     def numbered_family(members: list[str]) -> _Family:
-        return _number_family(records, members, columns, profiles, index_type)
+        return _number_family(records, members, columns, profiles, index_type, workers)
 
     # A family (a kind and the hashes of it) is worked out on a worker of its
     # own, from numbering its values to numbering their hashes: Arrow, DuckDB
@@ -550,9 +555,10 @@ def _number_family(
     columns: dict[str, list[str]],
     profiles: dict[str, set[str]],
     index_type: type[np.signedinteger],
+    workers: int = 1,
 ) -> _Family:
     """Number the values of a family's kinds, hash its plain values under each
-    profile, and number each kind over its sources."""
+    profile (``workers`` parts at a time), and number each kind over its sources."""
     rows_of: dict[str, np.ndarray] = {}
     plain_code_of: dict[str, np.ndarray] = {}
     sources: dict[str, list[_Source]] = {}
@@ -564,7 +570,7 @@ def _number_family(
     for kind in members:
         own = sources[kind][0].values
         for profile in sorted(profiles.get(kind, ())):
-            hashed = _profile_hashes(kind, own, profile)
+            hashed = _profile_hashes(kind, own, profile, workers)
             sources.setdefault(f"{kind}_sha256", []).append(_Source(kind, profile, hashed))
     numbered = {name: _numbered(of_kind) for name, of_kind in sources.items()}
     return _Family(rows_of, plain_code_of, sources, numbered)
@@ -606,15 +612,26 @@ def _numbered(of_kind: list[_Source]) -> tuple[np.ndarray, np.ndarray | pa.Array
 
 
 def _profile_hashes(
-    kind: str, values: np.ndarray | pa.Array, profile: str
+    kind: str, values: np.ndarray | pa.Array, profile: str, workers: int = 1
 ) -> pa.Array | np.ndarray:
     """The SHA-256 of each of a plain kind's distinct values under a hash profile:
-    in Arrow, or one value at a time when they cannot be Arrow strings."""
+    in Arrow, or one value at a time when they cannot be Arrow strings. Arrow
+    text is hashed in ``workers`` parts side by side: the largest family's
+    hashes come last in resolution's numbering, when the other families are
+    done and their worker is free (4.9M emails at 5M persons)."""
     text = values if isinstance(values, pa.Array) else _arrow_strings(values)
-    if text is not None:
-        return sha256_hex_array(apply_profile(kind, text, profile))
-    apply = apply_email_profile if kind == "email" else apply_phone_profile
-    return np.array([sha256_hex(apply(value, profile)) for value in values], dtype=object)
+    if text is None:
+        apply = apply_email_profile if kind == "email" else apply_phone_profile
+        return np.array([sha256_hex(apply(value, profile)) for value in values], dtype=object)
+    parts = workers if len(text) >= HASHED_IN_PARTS_FROM else 1
+    bounds = np.linspace(0, len(text), parts + 1).astype(int)
+
+    def hashed(part: int) -> pa.Array:
+        piece = text.slice(bounds[part], bounds[part + 1] - bounds[part])
+        return sha256_hex_array(apply_profile(kind, piece, profile))
+
+    pieces = list(ordered_map(hashed, range(parts), parts))
+    return pieces[0] if parts == 1 else pa.concat_arrays(pieces)
 
 
 def _placeholder_patterns(identity: IdentityConfig, kinds: list[str]) -> dict[str, list[str]]:

@@ -290,10 +290,15 @@ def test_dense_codes_are_person_ids_or_factorized():
     assert codes.tolist() == [0, 1, 0] and n == 2
 
 
-def test_kinds_numbered_on_several_workers_resolve_as_on_one():
+@pytest.mark.parametrize("hashed_in_parts_from", [1 << 18, 2])
+def test_kinds_numbered_on_several_workers_resolve_as_on_one(monkeypatch, hashed_in_parts_from):
     """Each kind's values numbered on a worker of its own: the same persons, anchors,
     left-out values and conflicts as one after the other, with Arrow and object
-    columns, a repeated column, held and derived hashes and a placeholder."""
+    columns, a repeated column, held and derived hashes and a placeholder; and
+    with every kind's hashes worked out in parts (one per worker)."""
+    import prefsync_audit.resolve as resolve
+
+    monkeypatch.setattr(resolve, "HASHED_IN_PARTS_FROM", hashed_in_parts_from)
     rows = []
     for i in range(300):
         row = {"customer_id": f"C{i % 120}", "email": f"P.{i % 90}@Gmail.com".lower()}
