@@ -21,7 +21,11 @@ Keeping freed memory raises the peak (5M persons: about 16 against 12.6 GiB), so
 ``run`` keeps it by default only where the machine has room for that
 (:func:`keeping_fits`), and either way when told to.
 
-Both are settings of the whole process, so only the command line makes them,
+Where freed memory is kept, the heap's range the audit is expected to fill is
+advised transparent huge pages as well (:func:`advise_huge_heap`), as numpy
+advises them for its own arrays.
+
+All are settings of the whole process, so only the command line makes them,
 before the audit allocates anything; a library caller keeps its own.
 """
 
@@ -37,6 +41,9 @@ _M_MMAP_MAX = -4
 _M_ARENA_MAX = -8
 #: A trim threshold of -1 turns trimming off: the top of the heap is never returned.
 _NEVER_TRIM = -1
+#: ``madvise`` advice (``sys/mman.h``): back the range with transparent huge pages.
+_MADV_HUGEPAGE = 14
+_HUGE_PAGE = 1 << 21
 
 #: By default freed memory is kept where the memory available is at least this
 #: many times the exports' size, plus :data:`AVAILABLE_BESIDES`: kept, the
@@ -63,7 +70,59 @@ def set_up_memory(keep: bool | None, exports_bytes: float) -> bool:
     from prefsync_audit._duckdb import open_database
 
     open_database(threads=1)
+    advise_huge_heap(heap_reservation(exports_bytes, available_memory()))
     return True
+
+
+def heap_reservation(exports_bytes: float, available: int | None) -> int:
+    """How much heap to advise huge pages for: the peak the keeping rule
+    expects (:data:`AVAILABLE_PER_EXPORT_BYTE` times ``exports_bytes`` plus
+    :data:`AVAILABLE_BESIDES`), at most the memory ``available``; 0 when that
+    is unknown."""
+    if available is None:
+        return 0
+    return int(min(exports_bytes * AVAILABLE_PER_EXPORT_BYTE + AVAILABLE_BESIDES, available))
+
+
+def advise_huge_heap(size: int) -> bool:
+    """Ask the kernel to back the next ``size`` bytes of glibc's heap with
+    transparent huge pages, where it gives them on advice (``madvise`` mode).
+    Only once freed memory is kept (:func:`keep_freed_memory`): the heap grows
+    by ``size`` at once, takes the advice and frees the block again, and since
+    the heap is never trimmed the range stays its own, touched (and backed)
+    only as the audit allocates from it. Returns whether the advice was taken.
+
+    numpy advises huge pages for its own arrays; this gives the same to what
+    Arrow and pandas allocate from the heap. A huge page costs one fault where
+    small pages cost 512, and fewer misses of the processor's address cache
+    over arrays of gigabytes: at 5M persons the audit's system time fell from
+    10.4-10.8 to 7.6-9.5 s and its user time by about 1 s
+    (``docs/benchmarks.md``)."""
+    libc = _glibc()
+    # Under strict accounting the range would be charged in full, used or not.
+    if libc is None or size < _HUGE_PAGE or _overcommit_is_strict():
+        return False
+    malloc, free, madvise = libc.malloc, libc.free, libc.madvise
+    malloc.restype, malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    free.restype, free.argtypes = None, [ctypes.c_void_p]
+    madvise.restype = ctypes.c_int
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    block = malloc(size)
+    if not block:
+        return False
+    # The advice applies to whole huge pages within the block.
+    start = -(-block // _HUGE_PAGE) * _HUGE_PAGE
+    length = (block + size - start) // _HUGE_PAGE * _HUGE_PAGE
+    advised = length > 0 and madvise(start, length, _MADV_HUGEPAGE) == 0
+    free(block)
+    return advised
+
+
+def _overcommit_is_strict(setting: Path = Path("/proc/sys/vm/overcommit_memory")) -> bool:
+    try:
+        return setting.read_text().strip() == "2"
+    except OSError:
+        return False
 
 
 def keeping_fits(exports_bytes: float, available: int | None) -> bool:
@@ -119,15 +178,23 @@ def keep_freed_memory() -> bool:
     return True
 
 
-def _glibc_mallopt():
+def _glibc() -> ctypes.CDLL | None:
+    """The C library the interpreter runs on, where it is glibc on Linux."""
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(None)  # the C library the interpreter runs on
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+        libc = ctypes.CDLL(None)
+    except OSError:
         return None
     if not hasattr(libc, "gnu_get_libc_version"):  # musl's mallopt does nothing
+        return None
+    return libc
+
+
+def _glibc_mallopt():
+    libc = _glibc()
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is None:
         return None
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int

@@ -193,3 +193,42 @@ def test_duckdb_has_no_worker_threads_when_freed_memory_is_kept():
     # run out of work: at 5M persons 93.6 s against 83.3 s without them.
     assert probe("keep", DUCKDB_PROBE) == {"threads": 1}
     assert probe("return", DUCKDB_PROBE)["threads"] >= 1  # DuckDB's default: one per core
+
+
+# Advise huge pages for 64 MiB of the heap once freed memory is kept; report
+# whether the heap's mapping carries the advice (``hg`` in smaps' VmFlags).
+HUGE_PROBE = """
+import json, sys
+from prefsync_audit.memory import advise_huge_heap, keep_freed_memory
+
+kept = keep_freed_memory() if sys.argv[1] == "keep" else False
+advised = advise_huge_heap(64 << 20) if kept else None
+flags, in_heap = [], False
+with open("/proc/self/smaps") as smaps:
+    for line in smaps:
+        if line[:1].isdigit() or line[:1] in "abcdef":
+            in_heap = line.rstrip().endswith("[heap]")
+        elif in_heap and line.startswith("VmFlags:"):
+            flags += line.split()[1:]
+print(json.dumps({"advised": advised, "huge": "hg" in flags}))
+"""
+
+
+@pytest.mark.skipif(
+    not Path("/sys/kernel/mm/transparent_hugepage/enabled").exists(),
+    reason="the kernel has no transparent huge pages",
+)
+def test_the_kept_heap_is_advised_huge_pages():
+    default, kept = probe("default", HUGE_PROBE), probe("keep", HUGE_PROBE)
+    assert kept == {"advised": True, "huge": True}
+    assert default["huge"] is False
+
+
+def test_huge_page_advice_covers_the_expected_peak_within_what_is_available():
+    from prefsync_audit.memory import heap_reservation
+
+    expected = int(2 * 2**30 * AVAILABLE_PER_EXPORT_BYTE + AVAILABLE_BESIDES)
+    assert heap_reservation(2 * 2**30, 64 * 2**30) == expected
+    assert heap_reservation(2 * 2**30, 4 * 2**30) == 4 * 2**30
+    assert heap_reservation(float("inf"), 4 * 2**30) == 4 * 2**30
+    assert heap_reservation(2 * 2**30, None) == 0
