@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from prefsync_audit import run_audit
-from prefsync_audit.compare import comparisons
+from prefsync_audit.compare import comparisons, person_identifiers
 from prefsync_audit.policy import GROUP, Evaluation
 
 MINI = Path(__file__).parent / "fixtures" / "mini" / "audit.yaml"
@@ -139,3 +139,22 @@ def test_states_meet_their_expected_state_as_a_left_join(order, categories):
     merged = evaluation.system_states.merge(evaluation.expected, on=GROUP, how="left")
     pd.testing.assert_frame_equal(joined, merged)
     assert joined["expected_state"].isna().tolist() == [False] * 4 + [True]
+
+
+def test_person_identifiers_summarize_only_the_persons_asked_for():
+    # Persons come as findings hold them: floats beside missing values.
+    records = pd.DataFrame(
+        {
+            "email": ["zed@x.com", "amy@x.com", None, "bob@y.com"],
+            "phone": [None, "+15550001234", "+15550009999", None],
+        }
+    )
+    person_of_record = pd.Series([1, 1, 3, 2])
+    persons = pd.Series([1.0, None, 3.0, 1.0])
+    summary = person_identifiers(records, person_of_record, ["email", "phone"], persons)
+    assert summary.to_dict() == {
+        1.0: "email=a***@x.com phone=+1******1234",
+        3.0: "phone=+1******9999",
+    }
+    empty = person_identifiers(records, person_of_record, ["email"], pd.Series([], dtype=float))
+    assert empty.empty
