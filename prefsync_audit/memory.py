@@ -87,10 +87,11 @@ def heap_reservation(exports_bytes: float, available: int | None) -> int:
 def advise_huge_heap(size: int) -> bool:
     """Ask the kernel to back the next ``size`` bytes of glibc's heap with
     transparent huge pages, where it gives them on advice (``madvise`` mode).
-    Only once freed memory is kept (:func:`keep_freed_memory`): the heap grows
-    by ``size`` at once, takes the advice and frees the block again, and since
-    the heap is never trimmed the range stays its own, touched (and backed)
-    only as the audit allocates from it. Returns whether the advice was taken.
+    For after :func:`keep_freed_memory`: the heap grows by ``size`` at once,
+    takes the advice and frees the block again, and since the heap is never
+    trimmed the range stays its own, touched (and backed) only as the audit
+    allocates from it. (Otherwise glibc maps so large a block apart and
+    unmaps it on free, advice and all.) Returns whether the advice was taken.
 
     numpy advises huge pages for its own arrays; this gives the same to what
     Arrow and pandas allocate from the heap. A huge page costs one fault where

@@ -438,11 +438,6 @@ def _first_occurrences(record_key: np.ndarray, code: np.ndarray) -> np.ndarray:
     return first_occurrences(record_key.astype(np.int64) * (int(code.max()) + 1) + code)
 
 
-#: From this many distinct values a kind's hashes are worked out in parts, one
-#: per worker (fewer are done before a second thread would start).
-HASHED_IN_PARTS_FROM = 1 << 18
-
-
 def _index_type(bound: int) -> type[np.signedinteger]:
     """int32 for positions and codes below ``bound``, if they fit it."""
     return np.int32 if bound < np.iinfo(np.int32).max else np.int64
@@ -609,6 +604,11 @@ def _numbered(of_kind: list[_Source]) -> tuple[np.ndarray, np.ndarray | pa.Array
     if len(of_kind) == 1 and of_kind[0].profile is None:
         return np.arange(len(of_kind[0].values)), of_kind[0].values
     return _factorize_text([source.values for source in of_kind])
+
+
+#: From this many distinct values a kind's hashes are worked out in parts, one
+#: per worker (fewer are done before a second thread would start).
+HASHED_IN_PARTS_FROM = 1 << 18
 
 
 def _profile_hashes(
