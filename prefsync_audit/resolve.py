@@ -848,14 +848,23 @@ def _conflicts(
             n_values, value_of = len(uniques), np.asarray(uniques).take
         if not len(codes):
             continue
-        pairs = pd.unique(person[rows] * n_values + codes)
-        pair_person, pair_code = pairs // n_values, pairs % n_values
-        conflicted = np.bincount(pair_person)[pair_person] > 1
+        # The persons holding two values or more: each holding's value against
+        # one value of its person, then the distinct (person, value) pairs of
+        # those persons only. Hashing every pair (4.75M customer ids at 5M
+        # persons, a table that misses the cache) took 0.52 s, this 0.06 s.
+        holder = person[rows]
+        some_code = np.full(int(holder.max()) + 1, -1, dtype=np.int64)
+        some_code[holder] = codes
+        several = np.zeros(len(some_code), dtype=bool)
+        several[holder[codes != some_code[holder]]] = True
+        conflicted = several[holder]
         if not conflicted.any():
             continue
-        frame = pd.DataFrame(
-            {"person_id": pair_person[conflicted], "value": value_of(pair_code[conflicted])}
-        ).sort_values(["person_id", "value"])
+        pairs = pd.unique(holder[conflicted] * n_values + codes[conflicted])
+        pair_person, pair_code = pairs // n_values, pairs % n_values
+        frame = pd.DataFrame({"person_id": pair_person, "value": value_of(pair_code)}).sort_values(
+            ["person_id", "value"]
+        )
         grouped = frame.groupby("person_id")["value"].agg(list)
         parts.append(
             pd.DataFrame(

@@ -244,6 +244,16 @@ def test_conflicts_on_strong_key():
     assert resolution.conflicts.values.tolist() == [[1, "customer_id", ["C1", "C2"]]]
 
 
+def test_each_conflicting_value_is_listed_once_and_repeats_alone_are_no_conflict():
+    rows = [{"email": "a@x.com", "customer_id": c} for c in ("C2", "C1", "C1", "C3", "C2")]
+    rows += [{"email": "b@x.com", "customer_id": "C4"}] * 2 + [{"email": "c@x.com"}]
+    rows += [{"email": "d@x.com", "customer_id": c} for c in ("C6", "C5")]
+    assert resolve(rows).conflicts.values.tolist() == [
+        [1, "customer_id", ["C1", "C2", "C3"]],
+        [3, "customer_id", ["C5", "C6"]],
+    ]
+
+
 def test_conflicts_on_configured_strong_keys():
     rows = [
         {"email": "a@x.com", "phone": "+12025550100"},
