@@ -164,6 +164,7 @@ def child_audit(
         RENDERERS["text"](result)
     report_seconds = time.perf_counter() - report_start
     reported_after = _reported_to_host_kib()
+    huge_pages = _huge_pages_gib()
     if profiler is not None:
         profiler.stop()
         Path(profile).write_text(profiler.output_html())
@@ -197,6 +198,7 @@ def child_audit(
         "persons": result.identity["persons"],
         "findings": len(result.findings),
         "peak_rss_gib": _peak_rss_gib(),
+        "huge_pages_gib": huge_pages,
         **_cpu_and_faults(),
         "reported_to_host_gib": None
         if reported_before is None or reported_after is None
@@ -218,6 +220,21 @@ def _reported_to_host_kib() -> int | None:
         return int(PAGE_REPORTING.read_text())
     except (OSError, ValueError):
         return None
+
+
+def _huge_pages_gib(rollup: Path = Path("/proc/self/smaps_rollup")) -> float | None:
+    """How much of this process's memory is in transparent huge pages now
+    (``AnonHugePages``): numpy's arrays and, where freed memory is kept, the
+    heap ask for them, and the kernel gives them only where it has 2 MiB free
+    in one piece — one reason the same run faults more on a busier machine."""
+    try:
+        for line in rollup.read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name == "AnonHugePages":
+                return int(value.split()[0]) / 2**20  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _cpu_and_faults() -> dict[str, float]:
@@ -351,6 +368,7 @@ def report(results: list[dict]) -> str:
         *stages,
         "ratio",
         "RSS GiB",
+        "huge GiB",
         "sys s",
         "faults M",
         "to host GiB",
@@ -373,6 +391,7 @@ def report(results: list[dict]) -> str:
             *(_seconds(audit["stages"][s]) for s in stages),
             "–" if ratio is None else f"{ratio:.1f}",
             f"{audit['peak_rss_gib']:.2f}",
+            _seconds(audit.get("huge_pages_gib")),
             _seconds(audit.get("system_seconds")),
             f"{audit.get('minor_page_faults', 0) / 1e6:.1f}",
             _seconds(audit.get("reported_to_host_gib")),

@@ -58,3 +58,21 @@ def test_scenarios_are_generated_in_a_child_process(bench, tmp_path, monkeypatch
     assert seconds > 0
     # A scenario in the cache is reused.
     assert bench.ensure_scenario(tmp_path, 40, 3, "csv") == (folder, None) and len(commands) == 1
+
+
+def test_huge_pages_are_read_from_the_rollup_and_shown(bench, tmp_path):
+    rollup = tmp_path / "smaps_rollup"
+    rollup.write_text("Rss:             4194304 kB\nAnonHugePages:   3145728 kB\n")
+    assert bench._huge_pages_gib(rollup) == 3.0
+    assert bench._huge_pages_gib(tmp_path / "missing") is None
+    audit = {
+        "seconds": 10.0,
+        "records": 5,
+        "stages": dict.fromkeys([*bench.STAGES, "other", "report"], 1.0),
+        "peak_rss_gib": 3.5,
+        "huge_pages_gib": 3.0,
+        "system_seconds": 0.8,
+    }
+    header, _, row = bench.report([{"size": 100, "audit": audit, "read_only": {}}]).splitlines()
+    cells = dict(zip(header.split(" | "), row.split(" | "), strict=True))
+    assert cells["RSS GiB"] == "3.50" and cells["huge GiB"] == "3.0"
