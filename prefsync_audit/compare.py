@@ -13,7 +13,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from prefsync_audit._codes import column_codes, lookup, positions_in_sorted
+from prefsync_audit._codes import column_codes, isin_integers, lookup, positions_in_sorted
 from prefsync_audit.config import AuditConfig
 from prefsync_audit.mask import mask_series
 from prefsync_audit.policy import GROUP, KEY, Evaluation
@@ -161,10 +161,7 @@ def person_identifiers(
     # Person ids are whole numbers from 1: a flag per id, read for every record,
     # where a hash table of the wanted ids (185k at 5M persons) would be probed
     # 26M times, missing the cache more the more persons have findings.
-    ids = np.asarray(wanted, dtype=np.int64)
-    flagged = np.zeros(max(person.max(initial=0), ids.max(initial=0)) + 1, dtype=bool)
-    flagged[ids] = True
-    in_scope = np.flatnonzero(flagged[person])
+    in_scope = np.flatnonzero(isin_integers(person, np.asarray(wanted, dtype=np.int64)))
     summary = pd.Series("", index=pd.Index(wanted, name="person_id"), dtype="object")
     for kind in ("email", "phone", "customer_id", "email_sha256", "phone_sha256"):
         if kind not in kinds or kind not in records.columns:
