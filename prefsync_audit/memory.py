@@ -23,7 +23,9 @@ Keeping freed memory raises the peak (5M persons: about 16 against 12.6 GiB), so
 
 Where freed memory is kept, the heap's range the audit is expected to fill is
 advised transparent huge pages as well (:func:`advise_huge_heap`), as numpy
-advises them for its own arrays.
+advises them for its own arrays, and a thread of the lowest priority faults
+that range in a little ahead of the audit (:func:`prefault_heap`), so that the
+host's first touches are paid on a core the audit leaves idle.
 
 All are settings of the whole process, so only the command line makes them,
 before the audit allocates anything; a library caller keeps its own.
@@ -32,8 +34,12 @@ before the audit allocates anything; a library caller keeps its own.
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 #: glibc's ``mallopt`` parameters (``malloc.h``).
 _M_TRIM_THRESHOLD = -1
@@ -43,7 +49,20 @@ _M_ARENA_MAX = -8
 _NEVER_TRIM = -1
 #: ``madvise`` advice (``sys/mman.h``): back the range with transparent huge pages.
 _MADV_HUGEPAGE = 14
+#: ``madvise`` advice (Linux 5.14): fault the range in, writable, as a first write
+#: to each page would, without writing (what the pages hold is left alone).
+_MADV_POPULATE_WRITE = 23
 _HUGE_PAGE = 1 << 21
+#: The prefaulting thread keeps this many bytes ahead of the heap's top (a
+#: sixteenth of the range, at least :data:`PREFAULT_AHEAD_AT_LEAST`): the peak
+#: grows by at most that much. It faults in a few MiB at a time, so that the
+#: kernel's lock on the process's mappings is never held long.
+PREFAULT_AHEAD_SHARE = 16
+PREFAULT_AHEAD_AT_LEAST = 256 << 20
+_PREFAULT_STEP = 4 << 20
+#: How long the prefaulting thread waits before looking at the heap's top again
+#: when it is far enough ahead.
+_PREFAULT_WAIT = 0.02
 
 #: By default freed memory is kept where the memory available is at least this
 #: many times the exports' size, plus :data:`AVAILABLE_BESIDES`: kept, the
@@ -70,7 +89,9 @@ def set_up_memory(keep: bool | None, exports_bytes: float) -> bool:
     from prefsync_audit._duckdb import open_database
 
     open_database(threads=1)
-    advise_huge_heap(heap_reservation(exports_bytes, available_memory()))
+    heap = advise_huge_heap(heap_reservation(exports_bytes, available_memory()))
+    if heap is not None:
+        prefault_heap(heap)
     return True
 
 
@@ -84,14 +105,22 @@ def heap_reservation(exports_bytes: float, available: int | None) -> int:
     return int(min(exports_bytes * AVAILABLE_PER_EXPORT_BYTE + AVAILABLE_BESIDES, available))
 
 
-def advise_huge_heap(size: int) -> bool:
+class HeapRange(NamedTuple):
+    """A range of glibc's heap, in whole huge pages: its address and length."""
+
+    start: int
+    length: int
+
+
+def advise_huge_heap(size: int) -> HeapRange | None:
     """Ask the kernel to back the next ``size`` bytes of glibc's heap with
     transparent huge pages, where it gives them on advice (``madvise`` mode).
     For after :func:`keep_freed_memory`: the heap grows by ``size`` at once,
     takes the advice and frees the block again, and since the heap is never
     trimmed the range stays its own, touched (and backed) only as the audit
     allocates from it. (Otherwise glibc maps so large a block apart and
-    unmaps it on free, advice and all.) Returns whether the advice was taken.
+    unmaps it on free, advice and all.) Returns the range advised, or None
+    where the advice was not taken.
 
     numpy advises huge pages for its own arrays; this gives the same to what
     Arrow and pandas allocate from the heap. A huge page costs one fault where
@@ -102,21 +131,126 @@ def advise_huge_heap(size: int) -> bool:
     libc = _glibc()
     # Under strict accounting the range would be charged in full, used or not.
     if libc is None or size < _HUGE_PAGE or _overcommit_is_strict():
-        return False
-    malloc, free, madvise = libc.malloc, libc.free, libc.madvise
+        return None
+    malloc, free = libc.malloc, libc.free
     malloc.restype, malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
     free.restype, free.argtypes = None, [ctypes.c_void_p]
-    madvise.restype = ctypes.c_int
-    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     block = malloc(size)
     if not block:
-        return False
+        return None
     # The advice applies to whole huge pages within the block.
-    start = -(-block // _HUGE_PAGE) * _HUGE_PAGE
-    length = (block + size - start) // _HUGE_PAGE * _HUGE_PAGE
-    advised = length > 0 and madvise(start, length, _MADV_HUGEPAGE) == 0
+    start = _huge_pages_up(block)
+    heap = HeapRange(start, (block + size - start) // _HUGE_PAGE * _HUGE_PAGE)
+    advised = heap.length > 0 and _madvise(libc)(heap.start, heap.length, _MADV_HUGEPAGE) == 0
     free(block)
-    return advised
+    return heap if advised else None
+
+
+def _huge_pages_up(address: int) -> int:
+    return -(-address // _HUGE_PAGE) * _HUGE_PAGE
+
+
+def _madvise(libc: ctypes.CDLL):
+    madvise = libc.madvise
+    madvise.restype = ctypes.c_int
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    return madvise
+
+
+class _MallInfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2`` (2.33 and later)."""
+
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in [
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        ]
+    ]
+
+
+@dataclass
+class HeapPrefault:
+    """The thread :func:`prefault_heap` started: how far into the range pages are
+    faulted in or the heap's top has risen (``reached``), how many bytes the
+    thread faulted in itself (``faulted``), and a way to stop it."""
+
+    heap: HeapRange
+    ahead: int
+    reached: int = 0
+    faulted: int = 0
+    stopped: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.thread is not None:
+            self.thread.join()
+
+
+def prefault_heap(heap: HeapRange, ahead: int | None = None) -> HeapPrefault | None:
+    """Fault the kept heap's range in a little ahead of the audit, on a thread
+    that runs only when a core is idle (``SCHED_IDLE``): ``ahead`` bytes beyond
+    the heap's top (by default a :data:`PREFAULT_AHEAD_SHARE`-th of the range,
+    at least :data:`PREFAULT_AHEAD_AT_LEAST`), as the top rises.
+
+    On a virtual machine whose kernel reports free memory to its host, the
+    first touch of a page the host no longer backs costs a fault in the host
+    as well (2.2-2.5 s per GiB on the benchmark's Intel machine, against
+    0.16 s for a page it still backs), and at 5M persons the audit touches
+    about 15 GiB; the audit often leaves a core idle (a worker waiting for the
+    other, a serial step), and there the thread pays those faults instead
+    (``docs/benchmarks.md``). ``MADV_POPULATE_WRITE`` faults pages in without
+    writing to them, so it is safe beside threads that use the same pages.
+    Returns None, starting nothing, where there is no glibc, no ``mallinfo2``
+    (which tells where the heap's top is) or no idle priority."""
+    libc = _glibc()
+    if libc is None or not hasattr(libc, "mallinfo2") or not hasattr(os, "SCHED_IDLE"):
+        return None
+    if ahead is None:
+        ahead = max(PREFAULT_AHEAD_AT_LEAST, heap.length // PREFAULT_AHEAD_SHARE)
+    prefault = HeapPrefault(heap, ahead)
+    prefault.thread = threading.Thread(
+        target=_populate_ahead, args=(libc, prefault), name="prefault-heap", daemon=True
+    )
+    prefault.thread.start()
+    return prefault
+
+
+def _populate_ahead(libc: ctypes.CDLL, prefault: HeapPrefault) -> None:
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # this thread only
+    except OSError:
+        return  # at the audit's own priority it would take the audit's time
+    madvise = _madvise(libc)
+    libc.sbrk.restype, libc.sbrk.argtypes = ctypes.c_void_p, [ctypes.c_ssize_t]
+    libc.mallinfo2.restype = _MallInfo2
+    heap, end = prefault.heap, prefault.heap.start + prefault.heap.length
+    while prefault.reached < heap.length and not prefault.stopped.is_set():
+        brk = libc.sbrk(0)
+        if brk < end:
+            return  # the heap was trimmed: the range is no longer all the heap's
+        # The heap's top chunk runs from its start up to the break; malloc
+        # takes new memory from its start, so that is where the audit touches next.
+        top = _huge_pages_up(max(heap.start, brk - libc.mallinfo2().keepcost))
+        prefault.reached = max(prefault.reached, top - heap.start)
+        target = min(heap.length, top - heap.start + prefault.ahead)
+        if prefault.reached >= target:
+            prefault.stopped.wait(_PREFAULT_WAIT)
+            continue
+        step = min(_PREFAULT_STEP, target - prefault.reached)
+        if madvise(heap.start + prefault.reached, step, _MADV_POPULATE_WRITE) != 0:
+            return  # a kernel before 5.14 has no such advice
+        prefault.reached += step
+        prefault.faulted += step
 
 
 def _overcommit_is_strict(setting: Path = Path("/proc/sys/vm/overcommit_memory")) -> bool:
