@@ -4,6 +4,8 @@ process of its own: the setting is the whole process's), and when ``run`` keeps 
 from __future__ import annotations
 
 import json
+import platform
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -123,14 +125,16 @@ def test_share_one_heap_makes_worker_threads_use_the_main_arena():
 
 
 SETUP_PROBE = """
-import json, sys
+import json, sys, threading
 import pyarrow as pa
 from prefsync_audit.memory import set_up_memory
 
 keep = {"auto": None, "keep": True, "return": False}[sys.argv[1].split("-")[0]]
 exports_bytes = {"small": 1000, "huge": 10**18}[sys.argv[1].split("-")[1]]
 kept = set_up_memory(keep, exports_bytes)
-print(json.dumps({"kept": kept, "pool": pa.default_memory_pool().backend_name}))
+prefaulting = any(thread.name == "prefault-heap" for thread in threading.enumerate())
+print(json.dumps({"kept": kept, "pool": pa.default_memory_pool().backend_name,
+                  "prefaulting": prefaulting}))
 """
 
 
@@ -147,6 +151,8 @@ def test_set_up_memory_keeps_freed_memory_where_asked_or_where_it_fits(mode: str
     result = probe(mode, SETUP_PROBE)
     assert result["kept"] is kept
     assert (result["pool"] == "system") is kept  # Arrow's allocator follows
+    if not kept or POPULATE_WRITE:
+        assert result["prefaulting"] is kept  # the kept heap is faulted in ahead
 
 
 def test_keeping_fits_only_with_room_for_the_peak_it_takes():
@@ -202,7 +208,8 @@ import json, sys
 from prefsync_audit.memory import advise_huge_heap, keep_freed_memory
 
 kept = keep_freed_memory() if sys.argv[1] == "keep" else False
-advised = advise_huge_heap(64 << 20) if kept else None
+heap = advise_huge_heap(64 << 20) if kept else None
+advised = heap is not None and heap.length >= 62 << 20  # whole huge pages of the block
 flags, in_heap = [], False
 with open("/proc/self/smaps") as smaps:
     for line in smaps:
@@ -221,7 +228,7 @@ print(json.dumps({"advised": advised, "huge": "hg" in flags}))
 def test_the_kept_heap_is_advised_huge_pages():
     default, kept = probe("default", HUGE_PROBE), probe("keep", HUGE_PROBE)
     assert kept == {"advised": True, "huge": True}
-    assert default["huge"] is False
+    assert default == {"advised": False, "huge": False}
 
 
 def test_huge_page_advice_covers_the_expected_peak_within_what_is_available():
@@ -232,3 +239,67 @@ def test_huge_page_advice_covers_the_expected_peak_within_what_is_available():
     assert heap_reservation(2 * 2**30, 4 * 2**30) == 4 * 2**30
     assert heap_reservation(float("inf"), 4 * 2**30) == 4 * 2**30
     assert heap_reservation(2 * 2**30, None) == 0
+
+
+def _kernel_at_least(major: int, minor: int) -> bool:
+    release = tuple(int(part) for part in re.findall(r"\d+", platform.release())[:2])
+    return release >= (major, minor)
+
+
+#: ``MADV_POPULATE_WRITE`` came with Linux 5.14.
+POPULATE_WRITE = sys.platform.startswith("linux") and _kernel_at_least(5, 14)
+
+# Keep a 256 MiB heap range faulted in 32 MiB ahead of the heap's top; report how
+# much of the range is resident from its start (and beyond that, anything) before
+# and after the audit takes 64 MiB, and whether the thread ends once the heap is
+# trimmed.
+PREFAULT_PROBE = """
+import ctypes, json, time
+import numpy as np
+from prefsync_audit.memory import advise_huge_heap, keep_freed_memory, prefault_heap
+
+MIB = 1 << 20
+libc = ctypes.CDLL(None)
+libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+keep_freed_memory()
+heap = advise_huge_heap(256 * MIB)
+prefault = prefault_heap(heap, ahead=32 * MIB)
+
+def settled(reached):
+    deadline = time.monotonic() + 60
+    while prefault.reached < reached and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # the thread has nothing left to do, or has done too much
+    pages = np.zeros(heap.length // 4096, dtype=np.uint8)
+    assert libc.mincore(heap.start, heap.length, pages.ctypes.data) == 0
+    resident = pages & 1 == 1
+    prefix = len(resident) if resident.all() else int(np.argmin(resident))
+    beyond = int(resident[prefix:].sum())
+    return {"prefix_mib": prefix * 4096 / MIB, "beyond_mib": beyond * 4096 / MIB}
+
+before = settled(32 * MIB)
+block = np.ones(64 * MIB // 8)  # taken from the heap's top, which rises
+after = settled(96 * MIB)
+faulted = prefault.faulted / MIB
+libc.malloc_trim(0)  # the top is handed back: the range is no longer all the heap's
+prefault.thread.join(timeout=20)
+print(json.dumps({"before": before, "after": after, "faulted_mib": faulted,
+                  "ended": not prefault.thread.is_alive()}))
+"""
+
+
+@pytest.mark.skipif(not POPULATE_WRITE, reason="MADV_POPULATE_WRITE needs Linux 5.14")
+def test_the_kept_heap_is_faulted_in_ahead_of_its_top_and_no_further():
+    result = probe("keep", PREFAULT_PROBE)
+    ahead = 32
+    # Nothing allocated yet: the range's first 32 MiB faulted in, nothing past them
+    # (the heap's top may start a huge page into the range).
+    assert ahead <= result["before"]["prefix_mib"] <= ahead + 2
+    assert result["before"]["beyond_mib"] == 0
+    # 64 MiB taken from the top (touched by numpy): 32 MiB faulted in beyond it.
+    assert 64 + ahead <= result["after"]["prefix_mib"] <= 64 + ahead + 4
+    assert result["after"]["beyond_mib"] == 0
+    # The thread faulted in what lay ahead (32 MiB, then 32 more as the top rose
+    # past them), not the 64 MiB numpy took and touched itself.
+    assert 2 * ahead <= result["faulted_mib"] <= 2 * ahead + 4
+    assert result["ended"]
