@@ -14,8 +14,15 @@ By default glibc gives each thread that allocates an arena of its own, made of
 mapping, evaluation) then leave memory scattered over several arenas and hand
 it back as their heaps empty: one arena for all of them was faster and lower
 at the peak (5M persons: 209–211 s and 12.9 GiB, against 222–224 s and
-13.9–14.1 GiB). Keeping freed memory for reuse as well avoids most of the
-host's faults, at the cost of a higher peak: the process keeps what it freed.
+13.9–14.1 GiB). The limit must be set before any thread allocates: a thread
+that allocates first takes an arena of its own, and glibc then hands each new
+thread that arena or the main one in turn. Importing pyarrow starts such a
+thread (jemalloc's background thread), so the command line asks for one
+arena as it starts, before it imports pyarrow; until it did, the audit's
+workers allocated from both arenas (1.1 GiB outside the main heap by the
+end of loading at 1M persons, 3.2 GiB at 5M). Keeping freed memory for reuse
+as well avoids most of the host's faults, at the cost of a higher peak: the
+process keeps what it freed.
 
 Keeping freed memory raises the peak (5M persons: about 16 against 12.6 GiB), so
 ``run`` keeps it by default only where the machine has room for that
@@ -285,8 +292,10 @@ def available_memory(meminfo: Path = Path("/proc/meminfo")) -> int | None:
 
 
 def share_one_heap() -> bool:
-    """Make every thread allocate from glibc's main arena (``M_ARENA_MAX`` 1).
-    Returns False, changing nothing, where the C library is not glibc."""
+    """Make every thread allocate from glibc's main arena (``M_ARENA_MAX`` 1):
+    every thread that has not allocated yet (one that has keeps its own arena,
+    and glibc hands that arena to new threads in turn). Returns False, changing
+    nothing, where the C library is not glibc."""
     mallopt = _glibc_mallopt()
     return mallopt is not None and bool(mallopt(_M_ARENA_MAX, 1))
 
