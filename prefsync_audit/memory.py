@@ -70,6 +70,7 @@ _PREFAULT_STEP = 4 << 20
 #: How long the prefaulting thread waits before looking at the heap's top again
 #: when it is far enough ahead.
 _PREFAULT_WAIT = 0.02
+_PREFAULT_THREAD = "prefault-heap"
 
 #: By default freed memory is kept where the memory available is at least this
 #: many times the exports' size, plus :data:`AVAILABLE_BESIDES`: kept, the
@@ -218,15 +219,18 @@ def prefault_heap(heap: HeapRange, ahead: int | None = None) -> HeapPrefault | N
     (``docs/benchmarks.md``). ``MADV_POPULATE_WRITE`` faults pages in without
     writing to them, so it is safe beside threads that use the same pages.
     Returns None, starting nothing, where there is no glibc, no ``mallinfo2``
-    (which tells where the heap's top is) or no idle priority."""
+    (which tells where the heap's top is) or no idle priority, or where such a
+    thread runs already (the process ran ``run`` before: the heap is the same)."""
     libc = _glibc()
     if libc is None or not hasattr(libc, "mallinfo2") or not hasattr(os, "SCHED_IDLE"):
+        return None
+    if any(thread.name == _PREFAULT_THREAD for thread in threading.enumerate()):
         return None
     if ahead is None:
         ahead = max(PREFAULT_AHEAD_AT_LEAST, heap.length // PREFAULT_AHEAD_SHARE)
     prefault = HeapPrefault(heap, ahead)
     prefault.thread = threading.Thread(
-        target=_populate_ahead, args=(libc, prefault), name="prefault-heap", daemon=True
+        target=_populate_ahead, args=(libc, prefault), name=_PREFAULT_THREAD, daemon=True
     )
     prefault.thread.start()
     return prefault

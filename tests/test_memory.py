@@ -305,6 +305,7 @@ libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
 keep_freed_memory()
 heap = advise_huge_heap(256 * MIB)
 prefault = prefault_heap(heap, ahead=32 * MIB)
+again = prefault_heap(heap, ahead=32 * MIB)  # one such thread a process
 
 def settled(reached):
     deadline = time.monotonic() + 60
@@ -325,7 +326,7 @@ faulted = prefault.faulted / MIB
 libc.malloc_trim(0)  # the top is handed back: the range is no longer all the heap's
 prefault.thread.join(timeout=20)
 print(json.dumps({"before": before, "after": after, "faulted_mib": faulted,
-                  "ended": not prefault.thread.is_alive()}))
+                  "ended": not prefault.thread.is_alive(), "again": again is not None}))
 """
 
 
@@ -344,3 +345,4 @@ def test_the_kept_heap_is_faulted_in_ahead_of_its_top_and_no_further():
     # past them), not the 64 MiB numpy took and touched itself.
     assert 2 * ahead <= result["faulted_mib"] <= 2 * ahead + 4
     assert result["ended"]
+    assert not result["again"]
