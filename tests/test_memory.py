@@ -295,7 +295,7 @@ POPULATE_WRITE = sys.platform.startswith("linux") and _kernel_at_least(5, 14)
 # and after the audit takes 64 MiB, and whether the thread ends once the heap is
 # trimmed.
 PREFAULT_PROBE = """
-import ctypes, json, time
+import ctypes, json, sys, time
 import numpy as np
 from prefsync_audit.memory import advise_huge_heap, keep_freed_memory, prefault_heap
 
@@ -304,7 +304,8 @@ libc = ctypes.CDLL(None)
 libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
 keep_freed_memory()
 heap = advise_huge_heap(256 * MIB)
-prefault = prefault_heap(heap, ahead=32 * MIB)
+start = int(sys.argv[1]) * MIB
+prefault = prefault_heap(heap, ahead=32 * MIB, start=start)
 again = prefault_heap(heap, ahead=32 * MIB)  # one such thread a process
 
 def settled(reached):
@@ -319,7 +320,7 @@ def settled(reached):
     beyond = int(resident[prefix:].sum())
     return {"prefix_mib": prefix * 4096 / MIB, "beyond_mib": beyond * 4096 / MIB}
 
-before = settled(32 * MIB)
+before = settled(32 * MIB if start == 0 else 0)
 block = np.ones(64 * MIB // 8)  # taken from the heap's top, which rises
 after = settled(96 * MIB)
 faulted = prefault.faulted / MIB
@@ -332,7 +333,7 @@ print(json.dumps({"before": before, "after": after, "faulted_mib": faulted,
 
 @pytest.mark.skipif(not POPULATE_WRITE, reason="MADV_POPULATE_WRITE needs Linux 5.14")
 def test_the_kept_heap_is_faulted_in_ahead_of_its_top_and_no_further():
-    result = probe("keep", PREFAULT_PROBE)
+    result = probe("0", PREFAULT_PROBE)
     ahead = 32
     # Nothing allocated yet: the range's first 32 MiB faulted in, nothing past them
     # (the heap's top may start a huge page into the range).
@@ -346,3 +347,15 @@ def test_the_kept_heap_is_faulted_in_ahead_of_its_top_and_no_further():
     assert 2 * ahead <= result["faulted_mib"] <= 2 * ahead + 4
     assert result["ended"]
     assert not result["again"]
+
+
+@pytest.mark.skipif(not POPULATE_WRITE, reason="MADV_POPULATE_WRITE needs Linux 5.14")
+def test_the_kept_heap_is_faulted_in_only_once_its_top_is_far_enough_in():
+    # To start 48 MiB in: nothing faulted in while the top is near the range's
+    # start, then 32 MiB ahead of it once 64 MiB are taken.
+    result = probe("48", PREFAULT_PROBE)
+    assert result["before"]["prefix_mib"] <= 2
+    assert result["before"]["beyond_mib"] == 0
+    assert 64 + 32 <= result["after"]["prefix_mib"] <= 64 + 32 + 4
+    assert result["after"]["beyond_mib"] == 0
+    assert 32 <= result["faulted_mib"] <= 32 + 4
