@@ -14,15 +14,16 @@ By default glibc gives each thread that allocates an arena of its own, made of
 mapping, evaluation) then leave memory scattered over several arenas and hand
 it back as their heaps empty: one arena for all of them was faster and lower
 at the peak (5M persons: 209–211 s and 12.9 GiB, against 222–224 s and
-13.9–14.1 GiB). The limit must be set before any thread allocates: a thread
-that allocates first takes an arena of its own, and glibc then hands each new
+13.9–14.1 GiB). The limit holds only for threads that have not allocated
+yet: one that has keeps an arena of its own, and glibc then hands each new
 thread that arena or the main one in turn. Importing pyarrow starts such a
-thread (jemalloc's background thread), so the command line asks for one
-arena as it starts, before it imports pyarrow; until it did, the audit's
-workers allocated from both arenas (1.1 GiB outside the main heap by the
-end of loading at 1M persons, 3.2 GiB at 5M). Keeping freed memory for reuse
-as well avoids most of the host's faults, at the cost of a higher peak: the
-process keeps what it freed.
+thread (jemalloc's background thread), so the audit's workers allocate from
+two arenas, the second neither kept nor advised (1.1 GiB of it by the end of
+loading at 1M persons, 3.2 GiB at 5M). Asking for one arena before pyarrow
+is imported was measured and left for later (``docs/benchmarks.md``): it
+raised the peak of a small wide export by half, all of whose freed memory
+is then kept. Keeping freed memory for reuse as well avoids most of the
+host's faults, at the cost of a higher peak: the process keeps what it freed.
 
 Keeping freed memory raises the peak (5M persons: about 16 against 12.6 GiB), so
 ``run`` keeps it by default only where the machine has room for that

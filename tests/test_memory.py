@@ -124,47 +124,6 @@ def test_share_one_heap_makes_worker_threads_use_the_main_arena():
     assert probe("share", returned) == {"shared": True, "in_main_heap": True}
 
 
-# How many arenas glibc holds (``malloc_info``) once a pool of threads has
-# allocated: after importing the command line (as ``prefsync-audit`` starts),
-# or after importing pyarrow first and only then asking for one arena.
-ARENAS_PROBE = """
-import ctypes, json, os, sys, tempfile
-if sys.argv[1] == "cli":
-    import prefsync_audit.cli
-import pyarrow as pa
-from prefsync_audit.memory import share_one_heap
-from prefsync_audit._threads import ordered_map
-
-share_one_heap()
-libc = ctypes.CDLL(None)
-libc.malloc.restype = ctypes.c_void_p
-list(ordered_map(lambda size: libc.malloc(size), [1000] * 64, 4))
-libc.fdopen.restype = ctypes.c_void_p
-libc.fdopen.argtypes = [ctypes.c_int, ctypes.c_char_p]
-libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
-libc.fclose.argtypes = [ctypes.c_void_p]
-with tempfile.TemporaryDirectory() as folder:
-    path = os.path.join(folder, "malloc_info.xml")
-    stream = libc.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT), b"w")
-    libc.malloc_info(0, stream)
-    libc.fclose(stream)
-    arenas = open(path).read().count("<heap nr=")
-tasks = os.listdir("/proc/self/task")
-threads = [open(f"/proc/self/task/{task}/comm").read().strip() for task in tasks]
-print(json.dumps({"arenas": arenas, "threads": threads}))
-"""
-
-
-def test_the_command_line_has_one_arena_whatever_threads_pyarrow_starts():
-    # Importing pyarrow starts jemalloc's background thread (where Arrow is built
-    # with jemalloc); allocating before M_ARENA_MAX is set gives it an arena of
-    # its own, which glibc then hands to every other new thread in turn.
-    assert probe("cli", ARENAS_PROBE)["arenas"] == 1
-    late = probe("late", ARENAS_PROBE)
-    if "jemalloc_bg_thd" in late["threads"]:
-        assert late["arenas"] == 2
-
-
 SETUP_PROBE = """
 import json, sys, threading
 import pyarrow as pa
