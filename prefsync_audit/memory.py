@@ -70,7 +70,7 @@ PREFAULT_AHEAD_AT_LEAST = 256 << 20
 #: The thread starts once the heap's top is this far into the range: a small
 #: audit touches little memory (and most of it the host still backs, from the
 #: processes before), and would only pay for what lies ahead in its peak
-#: (250-380 MB more for the test suite's 34-111 MB exports).
+#: (725 against 465 MB for the test suite's long export of 34 MB).
 PREFAULT_FROM = 1 << 30
 _PREFAULT_STEP = 4 << 20
 #: How long the prefaulting thread waits before looking at the heap's top again
