@@ -45,7 +45,8 @@ import ctypes
 import os
 import sys
 import threading
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -196,20 +197,14 @@ class _MallInfo2(ctypes.Structure):
 class HeapPrefault:
     """The thread :func:`prefault_heap` started: how far into the range pages are
     faulted in or the heap's top has risen (``reached``), how many bytes the
-    thread faulted in itself (``faulted``), and a way to stop it."""
+    thread faulted in itself (``faulted``), and the thread."""
 
     heap: HeapRange
     ahead: int
     start: int
     reached: int = 0
     faulted: int = 0
-    stopped: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
-
-    def stop(self) -> None:
-        self.stopped.set()
-        if self.thread is not None:
-            self.thread.join()
 
 
 def prefault_heap(
@@ -256,7 +251,7 @@ def _populate_ahead(libc: ctypes.CDLL, prefault: HeapPrefault) -> None:
     libc.sbrk.restype, libc.sbrk.argtypes = ctypes.c_void_p, [ctypes.c_ssize_t]
     libc.mallinfo2.restype = _MallInfo2
     heap, end = prefault.heap, prefault.heap.start + prefault.heap.length
-    while prefault.reached < heap.length and not prefault.stopped.is_set():
+    while prefault.reached < heap.length:
         brk = libc.sbrk(0)
         if brk < end:
             return  # the heap was trimmed: the range is no longer all the heap's
@@ -268,7 +263,7 @@ def _populate_ahead(libc: ctypes.CDLL, prefault: HeapPrefault) -> None:
         if top - heap.start < prefault.start:
             target = 0  # not yet
         if prefault.reached >= target:
-            prefault.stopped.wait(_PREFAULT_WAIT)
+            time.sleep(_PREFAULT_WAIT)
             continue
         step = min(_PREFAULT_STEP, target - prefault.reached)
         if madvise(heap.start + prefault.reached, step, _MADV_POPULATE_WRITE) != 0:
