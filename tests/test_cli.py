@@ -217,12 +217,16 @@ def test_workers_change_speed_not_output(tmp_path: Path):
 
 # The CLI with loading held up (as a large export holds it), telling the test when
 # it has started: Ctrl-C then lands in the middle of a run, in a worker's wait.
+# SIGINT is given the disposition it has in a terminal's foreground job: a test
+# run started in the background by a shell without job control (a CI script's
+# `&`, nohup) inherits it ignored, and Python then never raises KeyboardInterrupt.
 HELD_UP_RUN = """
-import sys, time
+import signal, sys, time
 from pathlib import Path
 import prefsync_audit.audit as audit
 from prefsync_audit.cli import main
 
+signal.signal(signal.SIGINT, signal.default_int_handler)
 started = Path(sys.argv[1])
 
 def held_up(*args, **kwargs):
