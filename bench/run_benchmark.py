@@ -131,6 +131,9 @@ def child_audit(
     """``run_audit`` with per-stage timers, then the report stage, in a process
     set up as ``prefsync-audit run`` sets up its own (``keep_memory``: as
     ``--keep-freed-memory``/``--return-freed-memory``, None as neither)."""
+    from prefsync_audit.memory import share_one_heap
+
+    share_one_heap()  # as the command line does, before pyarrow starts a thread
     import prefsync_audit.audit as audit
     from prefsync_audit.config import load_config
     from prefsync_audit.memory import set_up_memory

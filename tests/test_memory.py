@@ -124,13 +124,54 @@ def test_share_one_heap_makes_worker_threads_use_the_main_arena():
     assert probe("share", returned) == {"shared": True, "in_main_heap": True}
 
 
+# How many arenas glibc holds (``malloc_info``) once a pool of threads has
+# allocated: after importing the command line (as ``prefsync-audit`` starts),
+# or after importing pyarrow first and only then asking for one arena.
+ARENAS_PROBE = """
+import ctypes, json, os, sys, tempfile
+if sys.argv[1] == "cli":
+    import prefsync_audit.cli
+import pyarrow as pa
+from prefsync_audit.memory import share_one_heap
+from prefsync_audit._threads import ordered_map
+
+share_one_heap()
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+list(ordered_map(lambda size: libc.malloc(size), [1000] * 64, 4))
+libc.fdopen.restype = ctypes.c_void_p
+libc.fdopen.argtypes = [ctypes.c_int, ctypes.c_char_p]
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+with tempfile.TemporaryDirectory() as folder:
+    path = os.path.join(folder, "malloc_info.xml")
+    stream = libc.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT), b"w")
+    libc.malloc_info(0, stream)
+    libc.fclose(stream)
+    arenas = open(path).read().count("<heap nr=")
+tasks = os.listdir("/proc/self/task")
+threads = [open(f"/proc/self/task/{task}/comm").read().strip() for task in tasks]
+print(json.dumps({"arenas": arenas, "threads": threads}))
+"""
+
+
+def test_the_command_line_has_one_arena_whatever_threads_pyarrow_starts():
+    # Importing pyarrow starts jemalloc's background thread (where Arrow is built
+    # with jemalloc); allocating before M_ARENA_MAX is set gives it an arena of
+    # its own, which glibc then hands to every other new thread in turn.
+    assert probe("cli", ARENAS_PROBE)["arenas"] == 1
+    late = probe("late", ARENAS_PROBE)
+    if "jemalloc_bg_thd" in late["threads"]:
+        assert late["arenas"] == 2
+
+
 SETUP_PROBE = """
 import json, sys, threading
 import pyarrow as pa
 from prefsync_audit.memory import set_up_memory
 
 keep = {"auto": None, "keep": True, "return": False}[sys.argv[1].split("-")[0]]
-exports_bytes = {"small": 1000, "huge": 10**18}[sys.argv[1].split("-")[1]]
+exports_bytes = {"small": 1000, "mid": 2**30, "huge": 10**18}[sys.argv[1].split("-")[1]]
 kept = set_up_memory(keep, exports_bytes)
 prefaulting = any(thread.name == "prefault-heap" for thread in threading.enumerate())
 print(json.dumps({"kept": kept, "pool": pa.default_memory_pool().backend_name,
@@ -139,20 +180,25 @@ print(json.dumps({"kept": kept, "pool": pa.default_memory_pool().backend_name,
 
 
 @pytest.mark.parametrize(
-    ("mode", "kept"),
+    ("mode", "kept", "prefaulting"),
     [
-        ("auto-small", True),  # room for it: kept by default
-        ("auto-huge", False),  # no room: returned by default
-        ("return-small", False),
-        ("keep-huge", True),  # asked for: kept whatever the size
+        # Room for it: kept by default; the heap expected (1 GiB) stays short of
+        # where prefaulting starts.
+        ("auto-small", True, False),
+        ("auto-huge", False, False),  # no room: returned by default
+        ("return-small", False, False),
+        ("keep-mid", True, True),  # 1 GiB of exports: a heap of 5.5 GiB expected
+        ("keep-huge", True, True),  # asked for: kept whatever the size
     ],
 )
-def test_set_up_memory_keeps_freed_memory_where_asked_or_where_it_fits(mode: str, kept: bool):
+def test_set_up_memory_keeps_freed_memory_where_asked_or_where_it_fits(
+    mode: str, kept: bool, prefaulting: bool
+):
     result = probe(mode, SETUP_PROBE)
     assert result["kept"] is kept
     assert (result["pool"] == "system") is kept  # Arrow's allocator follows
-    if not kept or POPULATE_WRITE:
-        assert result["prefaulting"] is kept  # the kept heap is faulted in ahead
+    if not prefaulting or POPULATE_WRITE:
+        assert result["prefaulting"] is prefaulting  # the kept heap faulted in ahead
 
 
 def test_keeping_fits_only_with_room_for_the_peak_it_takes():
@@ -201,23 +247,32 @@ def test_duckdb_has_no_worker_threads_when_freed_memory_is_kept():
     assert probe("return", DUCKDB_PROBE)["threads"] >= 1  # DuckDB's default: one per core
 
 
-# Advise huge pages for 64 MiB of the heap once freed memory is kept; report
-# whether the heap's mapping carries the advice (``hg`` in smaps' VmFlags).
+# Advise huge pages for 64 MiB of the heap but its first 32 MiB once freed memory
+# is kept; report the heap's range and which of its MiB the heap's mappings
+# advise (``hg`` in smaps' VmFlags), and what a 64 MiB heap with the default
+# skip gets.
 HUGE_PROBE = """
 import json, sys
 from prefsync_audit.memory import advise_huge_heap, keep_freed_memory
 
+MIB = 1 << 20
 kept = keep_freed_memory() if sys.argv[1] == "keep" else False
-heap = advise_huge_heap(64 << 20) if kept else None
-advised = heap is not None and heap.length >= 62 << 20  # whole huge pages of the block
-flags, in_heap = [], False
+heap = advise_huge_heap(64 * MIB, skip=32 * MIB) if kept else None
+huge, advised_from, in_heap = set(), None, False
 with open("/proc/self/smaps") as smaps:
     for line in smaps:
         if line[:1].isdigit() or line[:1] in "abcdef":
+            start, end = (int(bound, 16) for bound in line.split()[0].split("-"))
             in_heap = line.rstrip().endswith("[heap]")
-        elif in_heap and line.startswith("VmFlags:"):
-            flags += line.split()[1:]
-print(json.dumps({"advised": advised, "huge": "hg" in flags}))
+        elif in_heap and line.startswith("VmFlags:") and "hg" in line.split():
+            huge.update(range(start // MIB, end // MIB))
+if heap is not None:
+    inside = set(range(heap.start // MIB, (heap.start + heap.length) // MIB))
+    advised = sorted((mib - heap.start // MIB) for mib in huge & inside)
+    advised_from = [advised[0], advised[-1] + 1, len(advised)] if advised else []
+default_skip = advise_huge_heap(64 * MIB) if kept else None
+print(json.dumps({"length": heap and heap.length // MIB, "advised": advised_from,
+                  "huge": bool(huge), "default_skip": default_skip is not None}))
 """
 
 
@@ -225,10 +280,15 @@ print(json.dumps({"advised": advised, "huge": "hg" in flags}))
     not Path("/sys/kernel/mm/transparent_hugepage/enabled").exists(),
     reason="the kernel has no transparent huge pages",
 )
-def test_the_kept_heap_is_advised_huge_pages():
+def test_the_kept_heap_is_advised_huge_pages_past_where_small_audits_reach():
     default, kept = probe("default", HUGE_PROBE), probe("keep", HUGE_PROBE)
-    assert kept == {"advised": True, "huge": True}
-    assert default == {"advised": False, "huge": False}
+    # The block's whole huge pages: 62 or 64 MiB as glibc places it. Its first
+    # 32 MiB are not advised; every MiB after them is.
+    assert kept["length"] in (62, 64)
+    assert kept["advised"] == [32, kept["length"], kept["length"] - 32]
+    # 2 GiB skipped by default (HUGE_PAGES_FROM): nothing of 64 MiB is advised.
+    assert kept["default_skip"] is False
+    assert default == {"length": None, "advised": None, "huge": False, "default_skip": False}
 
 
 def test_huge_page_advice_covers_the_expected_peak_within_what_is_available():
@@ -262,7 +322,7 @@ MIB = 1 << 20
 libc = ctypes.CDLL(None)
 libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
 keep_freed_memory()
-heap = advise_huge_heap(256 * MIB)
+heap = advise_huge_heap(256 * MIB, skip=0)
 start = int(sys.argv[1]) * MIB
 prefault = prefault_heap(heap, ahead=32 * MIB, start=start)
 again = prefault_heap(heap, ahead=32 * MIB)  # one such thread a process
