@@ -17,23 +17,24 @@ at the peak (5M persons: 209–211 s and 12.9 GiB, against 222–224 s and
 13.9–14.1 GiB). The limit holds only for threads that have not allocated
 yet: one that has keeps an arena of its own, and glibc then hands each new
 thread that arena or the main one in turn. Importing pyarrow starts such a
-thread (jemalloc's background thread), so the audit's workers allocate from
-two arenas, the second neither kept nor advised (1.1 GiB of it by the end of
-loading at 1M persons, 3.2 GiB at 5M). Asking for one arena before pyarrow
-is imported was measured and left for later (``docs/benchmarks.md``): it
-raised the peak of a small wide export by half, all of whose freed memory
-is then kept. Keeping freed memory for reuse as well avoids most of the
-host's faults, at the cost of a higher peak: the process keeps what it freed.
+thread (jemalloc's background thread), so the command line asks for one
+arena before it imports anything that imports pyarrow
+(``prefsync_audit.cli``); otherwise half the audit's workers allocate from
+a second arena, neither kept nor advised (3.2 GiB of it by the end of
+loading at 5M persons). Keeping freed memory for reuse as well avoids most
+of the host's faults, at the cost of a higher peak: the process keeps what
+it freed.
 
 Keeping freed memory raises the peak (5M persons: about 16 against 12.6 GiB), so
 ``run`` keeps it by default only where the machine has room for that
 (:func:`keeping_fits`), and either way when told to.
 
 Where freed memory is kept, the heap's range the audit is expected to fill is
-advised transparent huge pages as well (:func:`advise_huge_heap`), as numpy
-advises them for its own arrays, and a thread of the lowest priority faults
-that range in a little ahead of the audit (:func:`prefault_heap`), so that the
-host's first touches are paid on a core the audit leaves idle.
+advised transparent huge pages as well past its first 2 GiB
+(:func:`advise_huge_heap`), as numpy advises them for its own arrays, and a
+thread of the lowest priority faults that range in a little ahead of the
+audit (:func:`prefault_heap`), so that the host's first touches are paid on a
+core the audit leaves idle.
 
 All are settings of the whole process, so only the command line makes them,
 before the audit allocates anything; a library caller keeps its own.
