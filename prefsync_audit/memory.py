@@ -75,10 +75,11 @@ PREFAULT_AHEAD_AT_LEAST = 256 << 20
 #: (725 against 465 MB for the test suite's long export of 34 MB).
 PREFAULT_FROM = 2 << 30
 #: Huge pages are advised only this far into the range, where only a large
-#: audit's heap reaches. Below it a small audit's scattered touches of freed
-#: blocks (a chunk's header here and there across gigabytes of heap) would
-#: each fault in a whole 2 MiB page: the test suite's wide export of 111 MB
-#: peaked at 1.5 GB with the whole range advised, against 0.6 GB without.
+#: audit's heap reaches. Below it a small audit's scattered touches would each
+#: fault in a whole 2 MiB page: Arrow's CSV reader reserves buffers per column
+#: and block and writes little of each (7 GB of heap for the test suite's wide
+#: export of 111 MB, 200 columns), which then peaked at 1.5 GB with the whole
+#: range advised, against 0.6 GB without.
 HUGE_PAGES_FROM = 2 << 30
 _PREFAULT_STEP = 4 << 20
 #: How long the prefaulting thread waits before looking at the heap's top again
