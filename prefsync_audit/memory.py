@@ -29,12 +29,13 @@ Keeping freed memory raises the peak (5M persons: about 16 against 12.6 GiB), so
 ``run`` keeps it by default only where the machine has room for that
 (:func:`keeping_fits`), and either way when told to.
 
-Where freed memory is kept, the heap's range the audit is expected to fill is
-advised transparent huge pages as well past its first 2 GiB
-(:func:`advise_huge_heap`), as numpy advises them for its own arrays, and a
-thread of the lowest priority faults that range in a little ahead of the
-audit (:func:`prefault_heap`), so that the host's first touches are paid on a
-core the audit leaves idle.
+Where freed memory is kept, the heap grows at once to the range the audit is
+expected to fill (:func:`reserve_heap`); that range is advised transparent
+huge pages past its first 2 GiB (:func:`advise_huge_pages`), as numpy
+advises them for its own arrays, and a thread of the lowest priority faults
+it in a little ahead of the audit (:func:`prefault_heap`), huge pages or
+not, so that the host's first touches are paid on a core the audit leaves
+idle.
 
 All are settings of the whole process, so only the command line makes them,
 before the audit allocates anything; a library caller keeps its own.
@@ -43,6 +44,7 @@ before the audit allocates anything; a library caller keeps its own.
 from __future__ import annotations
 
 import ctypes
+import mmap
 import os
 import sys
 import threading
@@ -63,6 +65,7 @@ _MADV_HUGEPAGE = 14
 #: to each page would, without writing (what the pages hold is left alone).
 _MADV_POPULATE_WRITE = 23
 _HUGE_PAGE = 1 << 21
+_PAGE = mmap.PAGESIZE
 #: The prefaulting thread keeps this many bytes ahead of the heap's top (a
 #: sixteenth of the range, at least :data:`PREFAULT_AHEAD_AT_LEAST`): the peak
 #: grows by at most that much. It faults in a few MiB at a time, so that the
@@ -82,9 +85,16 @@ PREFAULT_FROM = 2 << 30
 #: range advised, against 0.6 GB without.
 HUGE_PAGES_FROM = 2 << 30
 _PREFAULT_STEP = 4 << 20
-#: How long the prefaulting thread waits before looking at the heap's top again
-#: when it is far enough ahead.
-_PREFAULT_WAIT = 0.02
+#: How long the prefaulting thread waits between looks at the heap's top. A look
+#: (``mallinfo2``) walks every free chunk under the heap's lock: 2.4 ms of
+#: processor time on average at 5M persons, where the heap holds many, and a
+#: thread of the lowest priority holds that lock for as long as it waits for a
+#: core. Looking every 20 ms and after each step faulted in, the 5M audit's
+#: thread held it 28.4 s in all over 3,505 looks (``docs/benchmarks.md``).
+#: Between looks the thread faults in all the way to where it is to be ahead:
+#: the top rises by at most a few hundred MiB a second, and the thread keeps
+#: at least :data:`PREFAULT_AHEAD_AT_LEAST` ahead.
+PREFAULT_LOOK_EVERY = 0.25
 _PREFAULT_THREAD = "prefault-heap"
 
 #: By default freed memory is kept where the memory available is at least this
@@ -112,14 +122,16 @@ def set_up_memory(keep: bool | None, exports_bytes: float) -> bool:
     from prefsync_audit._duckdb import open_database
 
     open_database(threads=1)
-    heap = advise_huge_heap(heap_reservation(exports_bytes, available_memory()))
+    heap = reserve_heap(heap_reservation(exports_bytes, available_memory()))
     if heap is not None:
+        advise_huge_pages(heap)
+        # First touches cost the host's faults in small pages as in huge ones.
         prefault_heap(heap)
     return True
 
 
 def heap_reservation(exports_bytes: float, available: int | None) -> int:
-    """How much heap to advise huge pages for: the peak the keeping rule
+    """How much heap to reserve (:func:`reserve_heap`): the peak the keeping rule
     expects (:data:`AVAILABLE_PER_EXPORT_BYTE` times ``exports_bytes`` plus
     :data:`AVAILABLE_BESIDES`), at most the memory ``available``; 0 when that
     is unknown."""
@@ -135,25 +147,16 @@ class HeapRange(NamedTuple):
     length: int
 
 
-def advise_huge_heap(size: int, skip: int = HUGE_PAGES_FROM) -> HeapRange | None:
-    """Ask the kernel to back the next ``size`` bytes of glibc's heap, but for
-    their first ``skip`` bytes, with transparent huge pages, where it gives them
-    on advice (``madvise`` mode). For after :func:`keep_freed_memory`: the heap
-    grows by ``size`` at once, takes the advice and frees the block again, and
-    since the heap is never trimmed the range stays its own, touched (and
-    backed) only as the audit allocates from it. (Otherwise glibc maps so large
-    a block apart and unmaps it on free, advice and all.) Returns the heap's
-    range (all ``size`` bytes, in whole huge pages), or None where the advice
-    was not taken (or where ``skip`` leaves nothing to advise).
-
-    numpy advises huge pages for its own arrays; this gives the same to what
-    Arrow and pandas allocate from the heap. A huge page costs one fault where
-    small pages cost 512, and fewer misses of the processor's address cache
-    over arrays of gigabytes: at 5M persons the audit's system time fell from
-    10.4-10.8 to 7.6-9.5 s and its user time by about 1 s
-    (``docs/benchmarks.md``)."""
+def reserve_heap(size: int) -> HeapRange | None:
+    """Grow glibc's heap by ``size`` bytes at once and free them again, for after
+    :func:`keep_freed_memory`: since the heap is never trimmed the range stays
+    the heap's, touched (and backed) only as the audit allocates from it, and
+    the audit's blocks come from it in address order as the heap's top rises.
+    (Otherwise glibc maps so large a block apart and unmaps it on free.)
+    Returns the range in whole huge pages, or None where there is no glibc,
+    under strict overcommit (the range would be charged in full, used or not)
+    or where the block cannot be had."""
     libc = _glibc()
-    # Under strict accounting the range would be charged in full, used or not.
     if libc is None or size < _HUGE_PAGE or _overcommit_is_strict():
         return None
     malloc, free = libc.malloc, libc.free
@@ -162,15 +165,28 @@ def advise_huge_heap(size: int, skip: int = HUGE_PAGES_FROM) -> HeapRange | None
     block = malloc(size)
     if not block:
         return None
-    # The advice applies to whole huge pages within the block.
     start = _huge_pages_up(block)
-    heap = HeapRange(start, (block + size - start) // _HUGE_PAGE * _HUGE_PAGE)
-    skipped = min(_huge_pages_up(skip), heap.length)
-    advised = heap.length > skipped and (
-        _madvise(libc)(heap.start + skipped, heap.length - skipped, _MADV_HUGEPAGE) == 0
-    )
     free(block)
-    return heap if advised else None
+    return HeapRange(start, (block + size - start) // _HUGE_PAGE * _HUGE_PAGE)
+
+
+def advise_huge_pages(heap: HeapRange, skip: int = HUGE_PAGES_FROM) -> bool:
+    """Ask the kernel to back ``heap`` but for its first ``skip`` bytes with
+    transparent huge pages, where it gives them on advice (``madvise`` mode).
+    Returns whether the advice was taken (False where ``skip`` leaves nothing
+    to advise, or the kernel has no such pages).
+
+    numpy advises huge pages for its own arrays; this gives the same to what
+    Arrow and pandas allocate from the heap. A huge page costs one fault where
+    small pages cost 512, and fewer misses of the processor's address cache
+    over arrays of gigabytes: at 5M persons the audit's system time fell from
+    10.4-10.8 to 7.6-9.5 s and its user time by about 1 s
+    (``docs/benchmarks.md``)."""
+    libc = _glibc()
+    skipped = min(_huge_pages_up(skip), heap.length)
+    if libc is None or heap.length <= skipped:
+        return False
+    return _madvise(libc)(heap.start + skipped, heap.length - skipped, _MADV_HUGEPAGE) == 0
 
 
 def _huge_pages_up(address: int) -> int:
@@ -208,13 +224,15 @@ class _MallInfo2(ctypes.Structure):
 class HeapPrefault:
     """The thread :func:`prefault_heap` started: how far into the range pages are
     faulted in or the heap's top has risen (``reached``), how many bytes the
-    thread faulted in itself (``faulted``), and the thread."""
+    thread faulted in itself (``faulted``), how many times it looked where the
+    heap's top is (``looks``), and the thread."""
 
     heap: HeapRange
     ahead: int
     start: int
     reached: int = 0
     faulted: int = 0
+    looks: int = 0
     thread: threading.Thread | None = None
 
 
@@ -236,11 +254,14 @@ def prefault_heap(
     (``docs/benchmarks.md``). ``MADV_POPULATE_WRITE`` faults pages in without
     writing to them, so it is safe beside threads that use the same pages.
     Returns None, starting nothing, where there is no glibc, no ``mallinfo2``
-    (which tells where the heap's top is) or no idle priority, or where such a
-    thread runs already (the process ran ``run`` before: the heap is the same)."""
+    (which tells where the heap's top is) or no idle priority, where the range
+    ends before ``start``, or where such a thread runs already (the process ran
+    ``run`` before: the heap is the same)."""
     libc = _glibc()
     if libc is None or not hasattr(libc, "mallinfo2") or not hasattr(os, "SCHED_IDLE"):
         return None
+    if heap.length <= start:
+        return None  # the top never gets that far into the range
     if any(thread.name == _PREFAULT_THREAD for thread in threading.enumerate()):
         return None
     if ahead is None:
@@ -268,19 +289,22 @@ def _populate_ahead(libc: ctypes.CDLL, prefault: HeapPrefault) -> None:
             return  # the heap was trimmed: the range is no longer all the heap's
         # The heap's top chunk runs from its start up to the break; malloc
         # takes new memory from its start, so that is where the audit touches next.
-        top = _huge_pages_up(max(heap.start, brk - libc.mallinfo2().keepcost))
+        # Whole pages (madvise takes no less), not whole huge pages: rounded up
+        # to those, the rest of the top's huge page would stay a hole where the
+        # range is in small pages.
+        top = max(heap.start, brk - libc.mallinfo2().keepcost) // _PAGE * _PAGE
+        prefault.looks += 1
         prefault.reached = max(prefault.reached, top - heap.start)
         target = min(heap.length, top - heap.start + prefault.ahead)
         if top - heap.start < prefault.start:
             target = 0  # not yet
-        if prefault.reached >= target:
-            time.sleep(_PREFAULT_WAIT)
-            continue
-        step = min(_PREFAULT_STEP, target - prefault.reached)
-        if madvise(heap.start + prefault.reached, step, _MADV_POPULATE_WRITE) != 0:
-            return  # a kernel before 5.14 has no such advice
-        prefault.reached += step
-        prefault.faulted += step
+        while prefault.reached < target:
+            step = min(_PREFAULT_STEP, target - prefault.reached)
+            if madvise(heap.start + prefault.reached, step, _MADV_POPULATE_WRITE) != 0:
+                return  # a kernel before 5.14 has no such advice
+            prefault.reached += step
+            prefault.faulted += step
+        time.sleep(PREFAULT_LOOK_EVERY)
 
 
 def _overcommit_is_strict(setting: Path = Path("/proc/sys/vm/overcommit_memory")) -> bool:
