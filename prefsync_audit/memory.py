@@ -49,7 +49,7 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -85,17 +85,22 @@ PREFAULT_FROM = 2 << 30
 #: range advised, against 0.6 GB without.
 HUGE_PAGES_FROM = 2 << 30
 _PREFAULT_STEP = 4 << 20
-#: How long the prefaulting thread waits between looks at the heap's top. A look
-#: (``mallinfo2``) walks every free chunk under the heap's lock: 2.4 ms of
-#: processor time on average at 5M persons, where the heap holds many, and a
-#: thread of the lowest priority holds that lock for as long as it waits for a
-#: core. Looking every 20 ms and after each step faulted in, the 5M audit's
-#: thread held it 28.4 s in all over 3,505 looks (``docs/benchmarks.md``).
-#: Between looks the thread faults in all the way to where it is to be ahead:
-#: the top rises by at most a few hundred MiB a second, and the thread keeps
-#: at least :data:`PREFAULT_AHEAD_AT_LEAST` ahead.
+#: How often a thread looks where the heap's top is, for the prefaulting thread,
+#: at most. A look (``mallinfo2``) walks every free chunk under the heap's
+#: lock: 2-13 ms of processor time at 5M persons, where the heap holds many.
+#: When the prefaulting thread (of the lowest priority) looked itself, every
+#: 20 ms and after each step, it held the lock for as long as it waited for a
+#: core, 28.4 s in all over a 5M audit (``docs/benchmarks.md``). Between looks
+#: the prefaulting thread faults in all the way to where it is to be ahead:
+#: the top rises by at most a few hundred MiB a second, and it keeps at least
+#: :data:`PREFAULT_AHEAD_AT_LEAST` ahead.
 PREFAULT_LOOK_EVERY = 0.25
+#: The looking thread runs at the audit's priority: after each look it waits at
+#: least this many times as long as the look took, so that looking never takes
+#: more than a fiftieth of a core from the audit.
+PREFAULT_LOOK_SHARE = 50
 _PREFAULT_THREAD = "prefault-heap"
+_WATCH_THREAD = "heap-top"
 
 #: By default freed memory is kept where the memory available is at least this
 #: many times the exports' size, plus :data:`AVAILABLE_BESIDES`: kept, the
@@ -222,10 +227,11 @@ class _MallInfo2(ctypes.Structure):
 
 @dataclass
 class HeapPrefault:
-    """The thread :func:`prefault_heap` started: how far into the range pages are
-    faulted in or the heap's top has risen (``reached``), how many bytes the
-    thread faulted in itself (``faulted``), how many times it looked where the
-    heap's top is (``looks``), and the thread."""
+    """The threads :func:`prefault_heap` started: how far into the range pages
+    are faulted in or the heap's top has risen (``reached``), how many bytes
+    the prefaulting ``thread`` faulted in itself (``faulted``), and how many
+    times the ``watcher`` looked where the heap's top is (``looks``) and where
+    it was last (``top``, bytes into the range)."""
 
     heap: HeapRange
     ahead: int
@@ -233,7 +239,12 @@ class HeapPrefault:
     reached: int = 0
     faulted: int = 0
     looks: int = 0
+    top: int = 0
+    ended: bool = False
+    """Set by either thread when it stops: the other stops too."""
+    looked: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
+    watcher: threading.Thread | None = None
 
 
 def prefault_heap(
@@ -243,7 +254,11 @@ def prefault_heap(
     that runs only when a core is idle (``SCHED_IDLE``): ``ahead`` bytes beyond
     the heap's top (by default a :data:`PREFAULT_AHEAD_SHARE`-th of the range,
     at least :data:`PREFAULT_AHEAD_AT_LEAST`), as the top rises, once the top
-    is ``start`` bytes into the range.
+    is ``start`` bytes into the range. Where the top is, a second thread looks
+    every :data:`PREFAULT_LOOK_EVERY` (or less often, where a look takes long:
+    :data:`PREFAULT_LOOK_SHARE`), at the audit's own priority: a look takes the
+    heap's lock, which a thread waiting for an idle core would hold while it
+    waits.
 
     On a virtual machine whose kernel reports free memory to its host, the
     first touch of a page the host no longer backs costs a fault in the host
@@ -270,41 +285,67 @@ def prefault_heap(
     prefault.thread = threading.Thread(
         target=_populate_ahead, args=(libc, prefault), name=_PREFAULT_THREAD, daemon=True
     )
+    prefault.watcher = threading.Thread(
+        target=_watch_top, args=(libc, prefault), name=_WATCH_THREAD, daemon=True
+    )
     prefault.thread.start()
+    prefault.watcher.start()
     return prefault
+
+
+def _watch_top(libc: ctypes.CDLL, prefault: HeapPrefault) -> None:
+    """Tell the prefaulting thread where the heap's top is, every
+    :data:`PREFAULT_LOOK_EVERY`, until either thread stops."""
+    libc.sbrk.restype, libc.sbrk.argtypes = ctypes.c_void_p, [ctypes.c_ssize_t]
+    libc.mallinfo2.restype = _MallInfo2
+    heap = prefault.heap
+    try:
+        while not prefault.ended:
+            brk = libc.sbrk(0)
+            if brk < heap.start + heap.length:
+                return  # the heap was trimmed: the range is no longer all the heap's
+            # The heap's top chunk runs from its start up to the break; malloc
+            # takes new memory from its start, so that is where the audit touches
+            # next. In whole pages (madvise takes no less), not huge pages: rounded
+            # up to those, the rest of the top's huge page would stay a hole where
+            # the range is in small pages.
+            began = time.thread_time()
+            top = max(heap.start, brk - libc.mallinfo2().keepcost) // _PAGE * _PAGE
+            took = time.thread_time() - began
+            prefault.top = top - heap.start
+            prefault.looks += 1
+            prefault.looked.set()
+            time.sleep(max(PREFAULT_LOOK_EVERY, took * PREFAULT_LOOK_SHARE))
+    finally:
+        prefault.ended = True
+        prefault.looked.set()
 
 
 def _populate_ahead(libc: ctypes.CDLL, prefault: HeapPrefault) -> None:
     try:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # this thread only
     except OSError:
+        prefault.ended = True
         return  # at the audit's own priority it would take the audit's time
     madvise = _madvise(libc)
-    libc.sbrk.restype, libc.sbrk.argtypes = ctypes.c_void_p, [ctypes.c_ssize_t]
-    libc.mallinfo2.restype = _MallInfo2
-    heap, end = prefault.heap, prefault.heap.start + prefault.heap.length
-    while prefault.reached < heap.length:
-        brk = libc.sbrk(0)
-        if brk < end:
-            return  # the heap was trimmed: the range is no longer all the heap's
-        # The heap's top chunk runs from its start up to the break; malloc
-        # takes new memory from its start, so that is where the audit touches next.
-        # Whole pages (madvise takes no less), not whole huge pages: rounded up
-        # to those, the rest of the top's huge page would stay a hole where the
-        # range is in small pages.
-        top = max(heap.start, brk - libc.mallinfo2().keepcost) // _PAGE * _PAGE
-        prefault.looks += 1
-        prefault.reached = max(prefault.reached, top - heap.start)
-        target = min(heap.length, top - heap.start + prefault.ahead)
-        if top - heap.start < prefault.start:
-            target = 0  # not yet
-        while prefault.reached < target:
-            step = min(_PREFAULT_STEP, target - prefault.reached)
-            if madvise(heap.start + prefault.reached, step, _MADV_POPULATE_WRITE) != 0:
-                return  # a kernel before 5.14 has no such advice
-            prefault.reached += step
-            prefault.faulted += step
-        time.sleep(PREFAULT_LOOK_EVERY)
+    heap = prefault.heap
+    try:
+        while prefault.reached < heap.length:
+            prefault.looked.wait()
+            prefault.looked.clear()
+            if prefault.ended:
+                return
+            top = prefault.top
+            prefault.reached = max(prefault.reached, top)
+            target = min(heap.length, top + prefault.ahead) if top >= prefault.start else 0
+            while prefault.reached < target:
+                step = min(_PREFAULT_STEP, target - prefault.reached)
+                if madvise(heap.start + prefault.reached, step, _MADV_POPULATE_WRITE) != 0:
+                    return  # a kernel before 5.14 has no such advice
+                prefault.reached += step
+                prefault.faulted += step
+    finally:
+        prefault.ended = True
 
 
 def _overcommit_is_strict(setting: Path = Path("/proc/sys/vm/overcommit_memory")) -> bool:

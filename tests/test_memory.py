@@ -362,9 +362,11 @@ faulted = prefault.faulted / MIB
 looks, seconds = prefault.looks, time.monotonic() - began
 libc.malloc_trim(0)  # the top is handed back: the range is no longer all the heap's
 prefault.thread.join(timeout=20)
+prefault.watcher.join(timeout=20)
 print(json.dumps({"before": before, "after": after, "faulted_mib": faulted,
                   "looks": looks, "seconds": seconds,
-                  "ended": not prefault.thread.is_alive(), "again": again is not None}))
+                  "ended": not (prefault.thread.is_alive() or prefault.watcher.is_alive()),
+                  "again": again is not None}))
 """
 
 
