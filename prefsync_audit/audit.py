@@ -337,6 +337,7 @@ def run_audit(
         person_of_record,
         config,
         as_of,
+        workers,
     )
     identity = identity_metrics(
         records,

@@ -25,6 +25,7 @@ import pandas as pd
 
 from prefsync_audit._codes import code_type, column_codes, filled, lookup
 from prefsync_audit._model import key_text
+from prefsync_audit._threads import ordered_map
 from prefsync_audit.config import AuditConfig
 from prefsync_audit.policy import GROUP, KEY, authority_of_keys
 from prefsync_audit.vocab import FindingKind, State
@@ -401,37 +402,54 @@ def compute_metrics(
     person_of_record: pd.Series,
     config: AuditConfig,
     as_of: datetime,
+    workers: int = 1,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """All metrics of the run as a JSON-ready dict, and per system the lags
-    (seconds) its ``sync_latency`` summarises, for the report's histograms."""
+    (seconds) its ``sync_latency`` summarises, for the report's histograms.
+
+    With ``workers`` above 1, the metrics of the comparisons and those of the
+    observations (coverage, audit readiness) are computed side by side: they
+    read different tables, and most of their time is numpy's, which releases
+    the GIL."""
     missing = findings[findings["kind"] == FindingKind.MISSING_PREFERENCE]
-    rows = _comparison_rows(compared, missing, config)
     systems = list(config.systems)
+
+    def of_comparisons() -> tuple[_Comparisons, tuple, float | None]:
+        rows = _comparison_rows(compared, missing, config)
+        blocks = _comparison_blocks(rows, len(systems))
+        return rows, blocks, _sync_success(rows, compared, missing, expected, config, as_of)
+
+    def of_observations() -> tuple[tuple, float | None, list]:
+        coverage = _coverage(expected)
+        held, ready = _held_and_ready(observations)
+        if config.policy.authorities:
+            by_authority = held & _authority_holds(observations, config)
+            readiness = _readiness(by_authority, ready & by_authority, None, 1)[0]
+        else:
+            readiness = _readiness(held, ready, None, 1)[0]
+        (observed_system,) = _system_positions([observations["system"]], systems)
+        return coverage, readiness, _readiness(held, ready, observed_system, len(systems))
+
+    halves = list(ordered_map(lambda half: half(), [of_comparisons, of_observations], workers))
+    (rows, blocks, sync_success), ((coverage, coverage_by_key), readiness, readiness_by_system) = (
+        halves
+    )
     timed_system = rows.system[rows.timed]
     sync_lags = {
         system: rows.lag[timed_system == position] for position, system in enumerate(systems)
     }
-
-    overall, per_system, per_system_key = _comparison_blocks(rows, len(systems))
-    coverage, coverage_by_key = _coverage(expected)
+    overall, per_system, per_system_key = blocks
     overall.update(coverage)
-    overall["sync_success_rate"] = _sync_success(rows, compared, missing, expected, config, as_of)
-    held, ready = _held_and_ready(observations)
-    if config.policy.authorities:
-        by_authority = held & _authority_holds(observations, config)
-        overall["audit_readiness"] = _readiness(by_authority, ready & by_authority, None, 1)[0]
-    else:
-        overall["audit_readiness"] = _readiness(held, ready, None, 1)[0]
+    overall["sync_success_rate"] = sync_success
+    overall["audit_readiness"] = readiness
     conflicted = findings.loc[findings["kind"] == FindingKind.IDENTITY_CONFLICT, "person_id"]
     overall["identity_conflicts"] = int(conflicted.nunique())
     overall["unmapped_values"] = int((findings["kind"] == FindingKind.UNMAPPED_VALUE).sum())
 
-    (observed_system,) = _system_positions([observations["system"]], systems)
-    readiness = _readiness(held, ready, observed_system, len(systems))
     by_system: dict[str, Any] = {}
     for position, system in enumerate(systems):
         entry = per_system[position]
-        entry["audit_readiness"] = readiness[position]
+        entry["audit_readiness"] = readiness_by_system[position]
         entry["by_key"] = per_system_key[position]
         by_system[system] = entry
     return {"overall": overall, "by_system": by_system, "by_key": coverage_by_key}, sync_lags

@@ -251,7 +251,7 @@ def _configs(config: AuditConfig) -> list[AuditConfig]:
 
 
 def _computed(
-    frames: dict[str, pd.DataFrame], config: AuditConfig
+    frames: dict[str, pd.DataFrame], config: AuditConfig, workers: int = 1
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     return compute_metrics(
         frames["compared"],
@@ -262,6 +262,7 @@ def _computed(
         pd.Series(dtype="int64"),
         config,
         AS_OF,
+        workers,
     )
 
 
@@ -275,6 +276,21 @@ def test_metrics_equal_a_pandas_reference(config, seed, rows):
         frames = _frames(seed, rows, list(variant.systems))
         expected = _reference(**frames, config=variant)
         assert json.dumps(_run(frames, variant)) == json.dumps(expected)
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_metrics_are_the_same_on_several_workers(config, workers):
+    # The comparisons' half and the observations' half run side by side: the
+    # document, its keys' order included, and the lags are those of one worker.
+    for variant in _configs(config):
+        frames = _frames(2, 3000, list(variant.systems))
+        alone, alone_lags = _computed(frames, variant)
+        metrics, lags = _computed(frames, variant, workers)
+        assert json.dumps(metrics) == json.dumps(alone)
+        assert metrics["overall"]["audit_readiness"] is not None
+        assert list(lags) == list(alone_lags)
+        for system, system_lags in lags.items():
+            np.testing.assert_array_equal(system_lags, alone_lags[system])
 
 
 def test_sync_lags_are_those_sync_latency_summarises(config):
