@@ -81,6 +81,12 @@ def ordered_map(
             wait(running, return_when=FIRST_COMPLETED)
 
 
+def side_by_side(calls: list[Callable[[], Any]], workers: int) -> list[Any]:
+    """The results of independent ``calls``, ``workers`` of them at a time, in
+    the calls' order (one after the other with one worker)."""
+    return list(ordered_map(lambda call: call(), calls, workers))
+
+
 #: Marks the end of the items (an item may be None).
 _END: Any = object()
 

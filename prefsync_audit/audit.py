@@ -274,8 +274,8 @@ def run_audit(
     ``as_of`` is the audit's "now" (default: the config's ``as_of``, else the
     current time). ``strict`` turns unmapped values into an error. ``on_stage``
     is told the name of each stage as it starts (the CLI shows it as progress).
-    ``workers`` is how many threads loading, mapping, resolution and evaluation use (default:
-    the CPUs available, at most four); the result is the same for any number.
+    ``workers`` is how many threads loading, mapping, resolution, evaluation and metrics
+    use (default: the CPUs available, at most four); the result is the same for any number.
     """
     stage = on_stage or (lambda name: None)
     if not isinstance(config, AuditConfig):

@@ -27,7 +27,7 @@ from scipy.sparse.csgraph import connected_components
 
 from prefsync_audit._codes import dense_bound, first_occurrences, in_arrow, objects
 from prefsync_audit._duckdb import sha256_hex_array, text_order
-from prefsync_audit._threads import ordered_map
+from prefsync_audit._threads import ordered_map, side_by_side
 from prefsync_audit.config import IdentityConfig
 from prefsync_audit.normalize import (
     apply_email_profile,
@@ -742,8 +742,7 @@ def resolve_identities(
 
     # Two independent counts over every record, side by side (numpy's gathers let
     # go of the GIL).
-    conflicts, unmatched = ordered_map(
-        lambda count: count(),
+    conflicts, unmatched = side_by_side(
         [
             lambda: _conflicts(records, identity.strong_keys, person_of_record, links, left_out),
             lambda: hashed_unmatched(records, person_of_record),

@@ -7,7 +7,12 @@ import time
 
 import pytest
 
-from prefsync_audit._threads import MAX_DEFAULT_WORKERS, default_workers, ordered_map
+from prefsync_audit._threads import (
+    MAX_DEFAULT_WORKERS,
+    default_workers,
+    ordered_map,
+    side_by_side,
+)
 
 
 @pytest.mark.parametrize("workers", [1, 2, 5])
@@ -29,6 +34,24 @@ def test_calls_run_on_several_threads_at_once():
 
     names = list(ordered_map(meet, range(4), workers=2))
     assert threading.current_thread().name not in names
+
+
+def test_side_by_side_runs_different_calls_at_once_and_keeps_their_order():
+    both_running = threading.Barrier(2, timeout=10)
+
+    def first() -> str:
+        time.sleep(0.05)  # finishes last, still comes first
+        both_running.wait()
+        return "first"
+
+    def second() -> tuple[str, int]:
+        both_running.wait()
+        return "second", 2
+
+    assert side_by_side([first, second], workers=2) == ["first", ("second", 2)]
+    # One worker: one after the other, on the caller's thread.
+    callers = side_by_side([lambda: threading.current_thread().name] * 2, workers=1)
+    assert callers == [threading.current_thread().name] * 2
 
 
 @pytest.mark.parametrize("workers", [2, 3])

@@ -114,8 +114,9 @@ def run(
         typer.Option(
             "--workers",
             min=1,
-            help="Threads that load, map, resolve and evaluate (default: the CPUs available, at "
-            "most 4). The result is the same for any number; fewer hold less in memory.",
+            help="Threads that load, map, resolve, evaluate and compute metrics (default: the "
+            "CPUs available, at most 4). The result is the same for any number; fewer hold less "
+            "in memory.",
         ),
     ] = None,
     allow_outside_paths: AllowOutsidePaths = False,
