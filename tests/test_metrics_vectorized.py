@@ -280,8 +280,9 @@ def test_metrics_equal_a_pandas_reference(config, seed, rows):
 
 @pytest.mark.parametrize("workers", [2, 3])
 def test_metrics_are_the_same_on_several_workers(config, workers):
-    # The comparisons' half and the observations' half run side by side: the
-    # document, its keys' order included, and the lags are those of one worker.
+    # The comparisons' rows beside the observations' metrics, then the distinct
+    # persons beside the latency blocks: the document, its keys' order included,
+    # and the lags are those of one worker.
     for variant in _configs(config):
         frames = _frames(2, 3000, list(variant.systems))
         alone, alone_lags = _computed(frames, variant)

@@ -40,8 +40,8 @@ def test_side_by_side_runs_different_calls_at_once_and_keeps_their_order():
     both_running = threading.Barrier(2, timeout=10)
 
     def first() -> str:
-        time.sleep(0.05)  # finishes last, still comes first
         both_running.wait()
+        time.sleep(0.05)  # finishes last, still comes first
         return "first"
 
     def second() -> tuple[str, int]:
