@@ -28,6 +28,7 @@ from prefsync_audit.cli import app
 from prefsync_audit.errors import AuditError
 from prefsync_audit.report import RENDERERS, REPORT_FILES
 from prefsync_audit.report.files import FORMULA_PREFIXES, write_atomic, write_outputs
+from prefsync_audit.report.html import render_html
 from prefsync_audit.report.model import ReportOptions
 
 XSS = "<script>alert(1)</script>"
@@ -144,17 +145,10 @@ def assert_inert(html: str) -> str:
     return " ".join(parsed.text)
 
 
-def html_renderer():
-    return RENDERERS.get("html") or REPORT_FILES.get("report.html")
-
-
 @pytest.mark.parametrize("reveal", [False, True], ids=["masked", "revealed"])
 def test_html_report_escapes_every_export_value(hostile, reveal):
-    render = html_renderer()
-    if render is None:
-        pytest.skip("no HTML renderer yet (report.RENDERERS['html'] / REPORT_FILES['report.html'])")
     _, result = hostile
-    html = render(result, ReportOptions(reveal_identifiers=reveal))
+    html = render_html(result, ReportOptions(reveal_identifiers=reveal))
     text = assert_inert(html)
     # The hostile values are there, as text.
     assert XSS in text
@@ -346,7 +340,7 @@ def test_interrupted_rerun_never_mixes_two_runs_in_one_folder(hostile, tmp_path,
     first = CliRunner().invoke(app, ["run", config, "-o", str(out), "--as-of", "2026-03-01"])
     assert first.exception is None or isinstance(first.exception, SystemExit)
 
-    def interrupted(result, options=None):
+    def interrupted(report):
         raise KeyboardInterrupt
 
     monkeypatch.setitem(REPORT_FILES, "report.html", interrupted)

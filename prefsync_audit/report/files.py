@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from prefsync_audit.audit import AuditResult
-from prefsync_audit.report.model import ReportOptions
+from prefsync_audit.report.model import ReportOptions, build_report
 from prefsync_audit.report.summary import iso_texts, render_json
 
 #: Leading characters a spreadsheet would run as a formula (OWASP CSV injection).
@@ -116,9 +116,10 @@ def write_outputs(
     write_atomic(csv_path, lambda p: safe.to_csv(p, index=False, lineterminator="\n"))
     written.append(csv_path)
 
-    for name, render in REPORT_FILES.items():
+    report = build_report(result, options)
+    for name, document in REPORT_FILES.items():
         private = options.reveal_identifiers and name in REVEALING_FILES
-        write_text(out_dir / name, render(result, options), private=private)
+        write_text(out_dir / name, document(report), private=private)
         written.append(out_dir / name)
     write_text(summary, render_json(result, options.history))
     return [summary, *written]

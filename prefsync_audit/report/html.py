@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 from prefsync_audit.audit import AuditResult
 from prefsync_audit.report._jinja import html_environment
-from prefsync_audit.report.model import ReportOptions, build_report
+from prefsync_audit.report.model import Report, ReportOptions, build_report
 
 
 @cache
@@ -28,6 +28,10 @@ def _stylesheet() -> Markup:
 
 def render_html(result: AuditResult, options: ReportOptions | None = None) -> str:
     """The compliance report as one HTML document."""
-    report = build_report(result, options)
+    return html_document(build_report(result, options))
+
+
+def html_document(report: Report) -> str:
+    """The HTML document of a report already built."""
     template = html_environment().get_template("report.html.j2")
     return template.render(r=report, css=_stylesheet())

@@ -145,7 +145,11 @@ def _check_cases(suite: ET.Element, report: Report) -> None:
 
 def render_junit(result: AuditResult, options: ReportOptions | None = None) -> str:
     """The report as JUnit XML (UTF-8 text with an XML declaration)."""
-    report = build_report(result, options)
+    return junit_document(build_report(result, options))
+
+
+def junit_document(report: Report) -> str:
+    """The JUnit XML of a report already built."""
     root = ET.Element("testsuites", {"name": _clean(f"prefsync-audit: {report.title}")})
     properties = {
         "as_of": report.as_of,

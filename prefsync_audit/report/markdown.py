@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefsync_audit.audit import AuditResult
 from prefsync_audit.report import _format as fmt
 from prefsync_audit.report._jinja import markdown_environment
-from prefsync_audit.report.model import ReportOptions, build_report
+from prefsync_audit.report.model import Report, ReportOptions, build_report
 
 #: GitHub refuses a step summary over 1 MiB.
 STEP_SUMMARY_LIMIT = 1024 * 1024
@@ -18,7 +18,11 @@ TRUNCATED_NOTE = (
 def render_markdown(result: AuditResult, options: ReportOptions | None = None) -> str:
     """The report as GitHub-flavoured Markdown. Every value is escaped, so a
     hostile raw value (``<script>``, ``|``) stays literal text."""
-    report = build_report(result, options)
+    return markdown_document(build_report(result, options))
+
+
+def markdown_document(report: Report) -> str:
+    """The Markdown of a report already built."""
     template = markdown_environment().get_template("report.md.j2")
     return template.render(report=report, rate=fmt.rate, duration=fmt.duration)
 

@@ -15,6 +15,7 @@ from prefsync_audit.cli import app
 from prefsync_audit.report.files import write_outputs
 from prefsync_audit.report.markdown import TRUNCATED_NOTE
 from prefsync_audit.report.model import ReportOptions
+from prefsync_audit.report.model import build_report as build
 from tests.report.conftest import MINI
 
 FILES = {"summary.json", "findings.csv", "findings.parquet", "report.md", "report.html"}
@@ -39,6 +40,27 @@ def test_write_outputs_writes_every_report_the_same_way_twice(
     for path in first:
         assert path.read_bytes() == (tmp_path / "two" / path.name).read_bytes(), path.name
         assert mode(path) == 0o644
+
+
+def test_write_outputs_builds_the_report_once_for_every_file_and_each_as_its_renderer_would(
+    mini_result: AuditResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import prefsync_audit.report.files as files
+    from prefsync_audit.report.html import render_html
+    from prefsync_audit.report.junit import render_junit
+    from prefsync_audit.report.markdown import render_markdown
+
+    built = []
+    monkeypatch.setattr(files, "build_report", lambda *args: built.append(args) or build(*args))
+    options = ReportOptions(reveal_identifiers=True)
+    write_outputs(mini_result, tmp_path, options)
+    assert len(built) == 1
+    for name, render in [
+        ("report.md", render_markdown),
+        ("report.html", render_html),
+        ("junit.xml", render_junit),
+    ]:
+        assert (tmp_path / name).read_text(encoding="utf-8") == render(mini_result, options), name
 
 
 def test_revealing_reports_are_owner_only(mini_result: AuditResult, tmp_path: Path):
@@ -92,6 +114,7 @@ def test_step_summary_stays_under_one_mebibyte(mini: Path, tmp_path: Path):
 def test_a_clean_run_without_thresholds_renders_everywhere(tmp_path: Path):
     from prefsync_audit.audit import run_audit
     from prefsync_audit.report import RENDERERS, REPORT_FILES
+    from prefsync_audit.report.model import build_report
 
     (tmp_path / "cmp.csv").write_text("Email,Status\na@x.com,ACTIVE\n")
     (tmp_path / "audit.yaml").write_text(
@@ -107,7 +130,9 @@ def test_a_clean_run_without_thresholds_renders_everywhere(tmp_path: Path):
     )
     result = run_audit(tmp_path / "audit.yaml")
     assert result.findings.empty
-    texts = {name: render(result) for name, render in {**RENDERERS, **REPORT_FILES}.items()}
+    texts = {name: render(result) for name, render in RENDERERS.items()}
+    report = build_report(result)
+    texts |= {name: document(report) for name, document in REPORT_FILES.items()}
     assert "No threshold was breached." in texts["report.md"]
     assert "No findings." in texts["report.md"]
     assert "No findings: every system agrees" in texts["report.html"]
