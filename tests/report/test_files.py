@@ -14,8 +14,7 @@ from prefsync_audit.audit import AuditResult
 from prefsync_audit.cli import app
 from prefsync_audit.report.files import write_outputs
 from prefsync_audit.report.markdown import TRUNCATED_NOTE
-from prefsync_audit.report.model import ReportOptions
-from prefsync_audit.report.model import build_report as build
+from prefsync_audit.report.model import ReportOptions, build_report
 from tests.report.conftest import MINI
 
 FILES = {"summary.json", "findings.csv", "findings.parquet", "report.md", "report.html"}
@@ -51,7 +50,12 @@ def test_write_outputs_builds_the_report_once_for_every_file_and_each_as_its_ren
     from prefsync_audit.report.markdown import render_markdown
 
     built = []
-    monkeypatch.setattr(files, "build_report", lambda *args: built.append(args) or build(*args))
+
+    def counted(*args):
+        built.append(args)
+        return build_report(*args)
+
+    monkeypatch.setattr(files, "build_report", counted)
     options = ReportOptions(reveal_identifiers=True)
     write_outputs(mini_result, tmp_path, options)
     assert len(built) == 1
@@ -114,7 +118,6 @@ def test_step_summary_stays_under_one_mebibyte(mini: Path, tmp_path: Path):
 def test_a_clean_run_without_thresholds_renders_everywhere(tmp_path: Path):
     from prefsync_audit.audit import run_audit
     from prefsync_audit.report import RENDERERS, REPORT_FILES
-    from prefsync_audit.report.model import build_report
 
     (tmp_path / "cmp.csv").write_text("Email,Status\na@x.com,ACTIVE\n")
     (tmp_path / "audit.yaml").write_text(
