@@ -41,9 +41,13 @@ def stack_columns(
     copied, so its memory can be reused.
     """
     stacked: dict[str, pd.Series] = {}
+    missing_text = _MissingText(max((len(part) for part in parts), default=0))
     for name in columns:
         pieces = [
-            part.pop(name) if name in part else _missing(len(part), name in text) for part in parts
+            part.pop(name)
+            if name in part
+            else (missing_text.rows(len(part)) if name in text else _missing(len(part)))
+            for part in parts
         ]
         if name in categories:
             column = _categorical(pieces, categories[name])
@@ -68,12 +72,26 @@ def constant_column(value: str | None, length: int) -> pd.Categorical:
     return pd.Categorical.from_codes(np.zeros(length, dtype=np.int8), categories=[value])
 
 
-def _missing(length: int, as_text: bool) -> pd.Series:
-    """A column a part lacks: all missing (in Arrow for a text column, where
-    converting a column of ``None`` objects would cost as much as real text)."""
-    if as_text:
-        return arrow_text(pa.nulls(length, pa.large_string()))
+def _missing(length: int) -> pd.Series:
+    """A column a part lacks, all missing."""
     return pd.Series([None] * length, dtype=object)
+
+
+class _MissingText:
+    """Text columns a part lacks, all missing, in Arrow (a column of ``None``
+    objects would cost as much to convert as real text), every one a slice of
+    one array of missing values. Each its own array would hold offsets of 8
+    bytes a row: most parts lack most identifier kinds, and such pieces took
+    0.21 of the 0.50 GiB of the records' text at 1M persons."""
+
+    def __init__(self, longest: int) -> None:
+        self._longest = longest
+        self._nulls: pa.Array | None = None
+
+    def rows(self, length: int) -> pd.Series:
+        if self._nulls is None:
+            self._nulls = pa.nulls(self._longest, pa.large_string())
+        return arrow_text(self._nulls.slice(0, length))
 
 
 def _categorical(pieces: list[pd.Series], categories: Sequence[str] | None) -> pd.Series:

@@ -111,3 +111,27 @@ def test_categories_no_row_holds_are_left_out():
         "denied",
         None,
     ]
+
+
+def test_text_columns_a_part_lacks_share_one_array_of_missing_values():
+    import pyarrow as pa
+
+    frames = [
+        pd.DataFrame({"key": [0, 1], "email": pd.Series(["a@x.com", None], dtype="str")}),
+        pd.DataFrame({"key": [2, 3, 4]}),
+        pd.DataFrame({"key": [5]}),
+    ]
+    stacked = stack_columns(frames, ["key", "email", "phone"], {}, text=["email", "phone"])
+    assert stacked["email"].isna().tolist() == [False, True, True, True, True, True]
+    assert stacked["phone"].isna().all() and len(stacked["phone"]) == 6
+    assert isinstance(stacked["phone"].dtype, pd.StringDtype)
+    # The five missing pieces (email of two parts, phone of all three) hold no
+    # offsets of their own: one buffer, as long as the longest part, serves all.
+    chunks = [
+        chunk
+        for name in ("email", "phone")
+        for chunk in pa.chunked_array(pa.array(stacked[name].array)).chunks
+        if chunk.null_count == len(chunk)
+    ]
+    offsets = {chunk.buffers()[1].address for chunk in chunks}
+    assert len(chunks) == 5 and len(offsets) == 1
