@@ -366,15 +366,28 @@ def _present_in_arrow(column: pd.Series) -> tuple[np.ndarray, np.ndarray, pa.Arr
     if not in_arrow(column):
         return None
     chunks = pa.chunked_array(pa.array(column.array))
-    values = chunks.chunk(0) if chunks.num_chunks == 1 else chunks.combine_chunks()
-    encoded = pc.dictionary_encode(values)
-    codes = encoded.indices
+    # Encoded as stacking left it, a chunk per file, against one dictionary:
+    # joined first, the column would be copied whole, with offsets of 8 bytes
+    # for every record that lacks the kind (most of them, and the files that
+    # lack it share one buffer of those).
+    encoded = pc.dictionary_encode(chunks)
+    if len({_buffer_addresses(chunk.dictionary) for chunk in encoded.chunks}) > 1:
+        encoded = encoded.unify_dictionaries()  # not what Arrow does; stay exact anyway
+    codes = pa.chunked_array([chunk.indices for chunk in encoded.chunks], encoded.type.index_type)
     if codes.null_count:
-        rows = np.flatnonzero(codes.is_valid().to_numpy(zero_copy_only=False))
+        rows = np.flatnonzero(codes.is_valid().to_numpy())
         codes = pc.drop_null(codes)
     else:
         rows = np.arange(len(codes))
-    return rows, codes.to_numpy(), encoded.dictionary.cast(pa.large_string())
+    if encoded.num_chunks:
+        dictionary = encoded.chunk(0).dictionary.cast(pa.large_string())
+    else:
+        dictionary = pa.array([], pa.large_string())
+    return rows, codes.to_numpy(), dictionary
+
+
+def _buffer_addresses(array: pa.Array) -> tuple[int | None, ...]:
+    return tuple(buffer.address if buffer else None for buffer in array.buffers())
 
 
 class _Source(NamedTuple):
