@@ -201,3 +201,15 @@ def arrow_text(values: pa.Array, index: pd.Index | None = None) -> pd.Series:
     if index is not None:
         series.index = index
     return series
+
+
+def dictionary_encoded(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """``column`` dictionary-encoded, chunk by chunk, every chunk against one
+    dictionary: Arrow encodes a chunked column so; unified where it did not,
+    to stay exact."""
+    encoded = pc.dictionary_encode(column)
+    dictionaries = {
+        tuple(buffer.address if buffer else None for buffer in chunk.dictionary.buffers())
+        for chunk in encoded.chunks
+    }
+    return encoded.unify_dictionaries() if len(dictionaries) > 1 else encoded

@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from prefsync_audit._codes import SAMPLE, arrow_text, as_objects, code_type
+from prefsync_audit._codes import SAMPLE, arrow_text, as_objects, code_type, dictionary_encoded
 from prefsync_audit.errors import InputError
 
 #: The provenance column every loaded frame carries: the 1-based data row.
@@ -140,12 +140,7 @@ def _shared_text(array: pa.Array) -> np.ndarray:
 def _categorical_text(column: pa.ChunkedArray) -> pd.Series:
     """A column of repeated values as a categorical of its distinct values
     (missing values: code -1), in the narrowest code type."""
-    encoded = pc.dictionary_encode(column)
-    chunks = [chunk for chunk in encoded.chunks if len(chunk)]
-    dictionaries = {chunk.dictionary.buffers()[1].address for chunk in chunks}
-    if len(dictionaries) > 1:
-        # Arrow encodes a chunked column against one dictionary; stay exact anyway.
-        chunks = encoded.unify_dictionaries().chunks
+    chunks = [chunk for chunk in dictionary_encoded(column).chunks if len(chunk)]
     dictionary = chunks[0].dictionary
     codes = np.concatenate(
         [pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False) for chunk in chunks]

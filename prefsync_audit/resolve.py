@@ -25,7 +25,13 @@ import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from prefsync_audit._codes import dense_bound, first_occurrences, in_arrow, objects
+from prefsync_audit._codes import (
+    dense_bound,
+    dictionary_encoded,
+    first_occurrences,
+    in_arrow,
+    objects,
+)
 from prefsync_audit._duckdb import sha256_hex_array, text_order
 from prefsync_audit._threads import ordered_map, side_by_side
 from prefsync_audit.config import IdentityConfig
@@ -370,9 +376,7 @@ def _present_in_arrow(column: pd.Series) -> tuple[np.ndarray, np.ndarray, pa.Arr
     # joined first, the column would be copied whole, with offsets of 8 bytes
     # for every record that lacks the kind (most of them, and the files that
     # lack it share one buffer of those).
-    encoded = pc.dictionary_encode(chunks)
-    if len({_buffer_addresses(chunk.dictionary) for chunk in encoded.chunks}) > 1:
-        encoded = encoded.unify_dictionaries()  # not what Arrow does; stay exact anyway
+    encoded = dictionary_encoded(chunks)
     codes = pa.chunked_array([chunk.indices for chunk in encoded.chunks], encoded.type.index_type)
     if codes.null_count:
         rows = np.flatnonzero(codes.is_valid().to_numpy())
@@ -384,10 +388,6 @@ def _present_in_arrow(column: pd.Series) -> tuple[np.ndarray, np.ndarray, pa.Arr
     else:
         dictionary = pa.array([], pa.large_string())
     return rows, codes.to_numpy(), dictionary
-
-
-def _buffer_addresses(array: pa.Array) -> tuple[int | None, ...]:
-    return tuple(buffer.address if buffer else None for buffer in array.buffers())
 
 
 class _Source(NamedTuple):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from prefsync_audit import _codes
@@ -101,3 +102,23 @@ def test_positions_in_sorted_as_a_dict_finds_them(table_size):
 def test_isin_integers_as_numpy_finds_them(values, members):
     values, members = np.array(values, dtype=np.int64), np.array(members, dtype=np.int64)
     assert _codes.isin_integers(values, members).tolist() == np.isin(values, members).tolist()
+
+
+def test_a_chunked_column_is_dictionary_encoded_against_one_dictionary():
+    column = pa.chunked_array([["b", None, "a"], [], [None, None], ["c", "b"]], pa.large_string())
+    encoded = _codes.dictionary_encoded(column)
+    assert all(chunk.dictionary.to_pylist() == ["b", "a", "c"] for chunk in encoded.chunks)
+    assert encoded.to_pylist() == column.to_pylist()
+
+
+def test_chunks_encoded_against_different_dictionaries_are_unified(monkeypatch):
+    def apart(column):
+        # What Arrow does not do for a chunked column: each chunk its own dictionary.
+        return pa.chunked_array([chunk.dictionary_encode() for chunk in column.chunks])
+
+    monkeypatch.setattr(_codes.pc, "dictionary_encode", apart)
+    column = pa.chunked_array([["b", "a"], ["c", "b", None]], pa.large_string())
+    encoded = _codes.dictionary_encoded(column)
+    dictionaries = {tuple(chunk.dictionary.to_pylist()) for chunk in encoded.chunks}
+    assert dictionaries == {("b", "a", "c")}
+    assert encoded.to_pylist() == column.to_pylist()
