@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from prefsync_audit.cli._app import OutputFormat, app
+from prefsync_audit.cli._options import TextOrJson
 
 
 @app.command()
@@ -19,9 +20,7 @@ def decode(
         str | None,
         typer.Option("--kind", "-k", help="tcf, gpp, usp, gpc or consent_mode (default: guess)."),
     ] = None,
-    output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="text or json.")
-    ] = OutputFormat.text,
+    output_format: TextOrJson = OutputFormat.text,
 ) -> None:
     """Decode a consent string and show every field and the preferences it implies.
 

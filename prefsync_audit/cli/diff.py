@@ -9,7 +9,13 @@ from typing import Annotated
 import typer
 
 from prefsync_audit.cli._app import OutputFormat, app, parse_as_of
-from prefsync_audit.cli._options import AllowOutsidePaths
+from prefsync_audit.cli._options import (
+    AllowOutsidePaths,
+    AsOfWhenRunning,
+    FromRun,
+    RevealIdentifiers,
+    TextOrJson,
+)
 from prefsync_audit.errors import AuditError
 
 
@@ -23,14 +29,7 @@ def diff(
             show_default=False,
         ),
     ],
-    from_run: Annotated[
-        Path | None,
-        typer.Option(
-            "--from-run",
-            help="Answer from a past run's output folder (run --output DIR --save-canonical) "
-            "instead of re-reading the exports.",
-        ),
-    ] = None,
+    from_run: FromRun = None,
     purpose: Annotated[
         str | None, typer.Option("--purpose", help="Only keys of this purpose.")
     ] = None,
@@ -40,18 +39,10 @@ def diff(
     sample: Annotated[
         int, typer.Option("--sample", min=0, help="Disagreeing persons shown per key.")
     ] = 5,
-    as_of: Annotated[
-        str | None,
-        typer.Option("--as-of", help="The audit's 'now' (ISO 8601), when running the audit."),
-    ] = None,
-    output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="text or json.")
-    ] = OutputFormat.text,
+    as_of: AsOfWhenRunning = None,
+    output_format: TextOrJson = OutputFormat.text,
     allow_outside_paths: AllowOutsidePaths = False,
-    reveal_identifiers: Annotated[
-        bool,
-        typer.Option("--reveal-identifiers", help="Show identifiers in full (default: masked)."),
-    ] = False,
+    reveal_identifiers: RevealIdentifiers = False,
 ) -> None:
     """Cross-tab two systems' states (granted/denied/unknown/absent) per preference
     key, with the agreement rate and a sample of persons where they disagree.

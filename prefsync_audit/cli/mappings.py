@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from prefsync_audit.cli._app import OutputFormat, app
+from prefsync_audit.cli._options import TextOrJson
 from prefsync_audit.errors import AuditError
 
 mappings_app = typer.Typer(
@@ -24,9 +25,7 @@ app.add_typer(mappings_app, name="mappings")
 
 @mappings_app.command("list")
 def list_command(
-    output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="text or json.")
-    ] = OutputFormat.text,
+    output_format: TextOrJson = OutputFormat.text,
 ) -> None:
     """List the vendor presets usable as `mapping: preset:NAME`.
 

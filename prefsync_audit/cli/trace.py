@@ -9,7 +9,13 @@ from typing import Annotated
 import typer
 
 from prefsync_audit.cli._app import OutputFormat, app, parse_as_of
-from prefsync_audit.cli._options import AllowOutsidePaths
+from prefsync_audit.cli._options import (
+    AllowOutsidePaths,
+    AsOfWhenRunning,
+    FromRun,
+    RevealIdentifiers,
+    TextOrJson,
+)
 from prefsync_audit.errors import AuditError
 
 
@@ -24,18 +30,8 @@ def trace(
             show_default=False,
         ),
     ],
-    from_run: Annotated[
-        Path | None,
-        typer.Option(
-            "--from-run",
-            help="Answer from a past run's output folder (run --output DIR --save-canonical) "
-            "instead of re-reading the exports.",
-        ),
-    ] = None,
-    as_of: Annotated[
-        str | None,
-        typer.Option("--as-of", help="The audit's 'now' (ISO 8601), when running the audit."),
-    ] = None,
+    from_run: FromRun = None,
+    as_of: AsOfWhenRunning = None,
     region: Annotated[
         str | None,
         typer.Option(
@@ -44,14 +40,9 @@ def trace(
             "config's identity.default_region; US with --from-run and no CONFIG).",
         ),
     ] = None,
-    output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="text or json.")
-    ] = OutputFormat.text,
+    output_format: TextOrJson = OutputFormat.text,
     allow_outside_paths: AllowOutsidePaths = False,
-    reveal_identifiers: Annotated[
-        bool,
-        typer.Option("--reveal-identifiers", help="Show identifiers in full (default: masked)."),
-    ] = False,
+    reveal_identifiers: RevealIdentifiers = False,
 ) -> None:
     """Trace one person: identifiers, records, per-key timeline, the rule that
     decided each expected state, and each system's verdict.
