@@ -27,6 +27,7 @@ from prefsync_audit.investigate.diff import STATES, SystemDiff
 from prefsync_audit.investigate.explain import Reason
 from prefsync_audit.investigate.findings_query import FindingsAnswer
 from prefsync_audit.investigate.trace import AGREES, KeyTrace, PersonTrace
+from prefsync_audit.report._format import duration
 
 #: Plain-text width when stdout is not a terminal (as ``run``).
 TEXT_WIDTH = 110
@@ -83,16 +84,6 @@ def _missing(value: Any) -> bool:
 
 def _show(value: object) -> str:
     return "–" if _missing(value) or value == "" else str(value)
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 86400 * 2:
-        return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 86400:.1f}d"
 
 
 def _where(source_file: str | None, source_row: int | None) -> str:
@@ -259,7 +250,7 @@ def _add_key(tree: Tree, key: KeyTrace) -> None:
             _state(verdict.actual_state),
             _time(verdict.system_updated_at) if verdict.actual_state else "–",
             Text(verdict.verdict, style=VERDICT_STYLE.get(verdict.verdict, "dim")),
-            _duration(verdict.lag_seconds),
+            duration(verdict.lag_seconds),
         )
     branch.add(Text("verdicts", style="italic")).add(verdicts)
 
@@ -367,7 +358,7 @@ def findings_renderables(answer: FindingsAnswer) -> list[RenderableType]:
             _show(row.system),
             key,
             states,
-            _duration(lag),
+            duration(lag),
             person,
             _short_where(row.source_file, source_row),
         )

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from prefsync_audit.audit import AuditResult
+from prefsync_audit.report._format import duration
 from prefsync_audit.report.summary import build_summary
 from prefsync_audit.vocab import Severity
 
@@ -20,16 +21,6 @@ TOP_FINDINGS = 10
 
 def _rate(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 86400 * 2:
-        return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 86400:.1f}d"
 
 
 def _show(value: object) -> str:
@@ -92,7 +83,7 @@ def _systems_table(summary: dict[str, Any]) -> Table:
                 str(row["unverified_resubscribes"]),
                 str(row["over_suppression"]),
                 str(row["missing_preferences"]),
-                _duration(row["sync_latency"]["p95"]),
+                duration(row["sync_latency"]["p95"]),
             )
     return table
 
