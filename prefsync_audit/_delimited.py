@@ -87,8 +87,17 @@ class DelimitedBytes:
     has_nul: bool
     head: bytes
     """The first :data:`HEAD` bytes (the header row is read from them)."""
+    long_lines: bool = True
+    """Whether a line may be :data:`~prefsync_audit._frames.MAX_FIELD_BYTES` long
+    or longer (:class:`LineBound`); when not, and no quote joins lines, no value is."""
     data: bytes | None = None
     path: Path | None = None
+
+    @property
+    def short_values(self) -> bool:
+        """Whether no value can be past the limit: no line reaches it and no
+        quoted value spans lines (the bytes hold no quote character)."""
+        return self.size <= MAX_FIELD_BYTES or (self.quotes == 0 and not self.long_lines)
 
     def whole(self) -> bytes:
         """All the bytes (read from disk again for a scanned file: for error
@@ -114,11 +123,60 @@ HEAD = 1 << 17
 _SCAN_BLOCK = 1 << 24
 
 
+#: The bytes :class:`LineBound` asks about at a time: a quarter of the limit on a value.
+LINE_PIECE = MAX_FIELD_BYTES // 4
+_PIECES_IN_A_LONG_LINE = 3
+_LINE_FEED = ord("\n")
+
+
+class LineBound:
+    """Whether a file's lines all stay under :data:`~prefsync_audit._frames.MAX_FIELD_BYTES`,
+    told from its bytes in order (block by block) without finding every line end.
+
+    The bytes are cut into pieces of at most :data:`LINE_PIECE` bytes (a quarter of
+    the limit), and each piece is asked only whether it holds a line feed: a line of
+    four pieces' length or more wholly covers at least three pieces in a row (those
+    at its two ends may be covered only in part), so where no three pieces in a row
+    lack a line feed every line is shorter than the limit. A line between two and
+    four pieces long may still be counted as long: the bound errs only that way.
+    A carriage return alone does not end a line here (an old Mac file is one long
+    line to this bound, and is screened value by value as before).
+    """
+
+    def __init__(self, piece: int | None = None) -> None:
+        self.piece = piece or LINE_PIECE
+        self.run = 0
+        """Pieces without a line feed at the end of the bytes seen so far."""
+        self.long = False
+
+    def update(self, octets: np.ndarray) -> None:
+        """Take the next bytes of the file (a numpy array of ``uint8``)."""
+        if self.long or not len(octets):
+            return
+        whole = len(octets) // self.piece * self.piece
+        feeds = (octets[:whole] == _LINE_FEED).reshape(-1, self.piece).any(axis=1)
+        if whole < len(octets):
+            feeds = np.append(feeds, bool((octets[whole:] == _LINE_FEED).any()))
+        at = np.flatnonzero(feeds)
+        if not len(at):
+            self.run += len(feeds)
+        else:
+            gaps = np.diff(at) - 1
+            longest = max(self.run + int(at[0]), int(gaps.max(initial=0)))
+            self.long = longest >= _PIECES_IN_A_LONG_LINE
+            self.run = len(feeds) - 1 - int(at[-1])
+        self.long = self.long or self.run >= _PIECES_IN_A_LONG_LINE
+
+
 def in_memory(data: bytes, options: CsvOptions, path: Path) -> DelimitedBytes:
     """A delimited file's bytes held in memory, decoded to UTF-8 first."""
     data = to_utf8(data, options.encoding, path)
     quote = options.quotechar.encode("utf-8")
-    return DelimitedBytes(len(data), data.count(quote), b"\x00" in data, data[:HEAD], data=data)
+    lines = LineBound()
+    lines.update(np.frombuffer(data, dtype=np.uint8))
+    return DelimitedBytes(
+        len(data), data.count(quote), b"\x00" in data, data[:HEAD], lines.long, data=data
+    )
 
 
 def can_scan(options: CsvOptions) -> bool:
@@ -136,6 +194,7 @@ def scan_file(path: Path, options: CsvOptions) -> tuple[DelimitedBytes, str]:
     digest = hashlib.sha256()
     quote = options.quotechar.encode("utf-8")
     quotes, has_nul, size, head = 0, False, 0, b""
+    lines = LineBound()
     block = bytearray(_SCAN_BLOCK)
     view = memoryview(block)
     # numpy counts a byte four times as fast as ``bytes.count`` (a loop over
@@ -146,6 +205,7 @@ def scan_file(path: Path, options: CsvOptions) -> tuple[DelimitedBytes, str]:
             while length := file.readinto(block):
                 digest.update(view[:length])
                 quotes += int(np.count_nonzero(octets[:length] == quote[0]))
+                lines.update(octets[:length])
                 has_nul = has_nul or block.find(b"\x00", 0, length) >= 0
                 if size < HEAD:
                     head += bytes(view[: min(length, HEAD - size)])
@@ -154,7 +214,7 @@ def scan_file(path: Path, options: CsvOptions) -> tuple[DelimitedBytes, str]:
         raise InputError.unreadable(path, exc) from None
     start = _bom_length(head)
     _refuse_utf16(head[start : start + 4096], path)
-    return DelimitedBytes(size, quotes, has_nul, head, path=path), digest.hexdigest()
+    return DelimitedBytes(size, quotes, has_nul, head, lines.long, path=path), digest.hexdigest()
 
 
 def _read_file(path: Path) -> bytes:
@@ -165,23 +225,38 @@ def _read_file(path: Path) -> bytes:
 
 
 def parse_delimited(
-    source: DelimitedBytes, path: Path, options: CsvOptions, tsv: bool
+    source: DelimitedBytes,
+    path: Path,
+    options: CsvOptions,
+    tsv: bool,
+    keep: Callable[[str], bool] | None = None,
 ) -> ParsedDelimited:
-    """Parse a delimited file: its header, quoting and ragged rows."""
+    """Parse a delimited file: its header, quoting and ragged rows.
+
+    ``keep`` (optional): the columns the caller will read. Only those are turned
+    into arrays when screening the others could find nothing: the bytes hold no
+    NUL and no value can be past the limit (:attr:`DelimitedBytes.short_values`).
+    Rows of the wrong width are found either way (the parser counts every field).
+    """
     delimiter = "\t" if tsv and options.delimiter == "," else options.delimiter
     if source.quotes % 2:
         check_quotes(source.whole(), options.quotechar, delimiter, path)
     names = unique_names(read_header(source, path, delimiter, options.quotechar))
     check_names(names, f"{path}: line 1")
+    columns = None
+    if keep is not None and not source.has_nul and source.short_values:
+        # A column nobody reads would only be screened, and the screens are sure
+        # to pass: its values are never made (a wide export's share of memory).
+        columns = [name for name in names if keep(name)] or names[:1]
     table, parse_bad, last_bad_spans_lines = _parse(
-        source, path, names, delimiter, options.quotechar, quoted=source.quotes > 0
+        source, path, names, delimiter, options.quotechar, source.quotes > 0, columns
     )
     if _last_record_spans_lines(table, parse_bad, last_bad_spans_lines):
         # A quote opened and never closed swallows the rest of the file into the
         # last record; an odd and an even stray quote could hide it from the count.
         check_quotes(source.whole(), options.quotechar, delimiter, path)
     numbers = data_row_numbers(table.num_rows + len(parse_bad), [n for n, _ in parse_bad])
-    return ParsedDelimited(table, numbers, parse_bad, source.has_nul, source.size > MAX_FIELD_BYTES)
+    return ParsedDelimited(table, numbers, parse_bad, source.has_nul, not source.short_values)
 
 
 def delimited_frame(
@@ -359,15 +434,17 @@ def _parse(
     delimiter: str,
     quotechar: str,
     quoted: bool = True,
+    columns: list[str] | None = None,
 ) -> tuple[pa.Table, list[BadRow], bool]:
-    """The rows Arrow reads, the bad rows, and whether the last bad row spans lines.
+    """The rows Arrow reads (of ``columns`` only, if given), the bad rows, and
+    whether the last bad row spans lines.
 
     ``quoted``: the bytes hold the quote character. Without it no value can hold
     a line break, and Arrow splits the file into blocks at line ends without
     reading quotes first (a third faster)."""
 
     def read(
-        use_threads: bool, columns: list[str] | None = None
+        use_threads: bool, columns: list[str] | None = columns
     ) -> tuple[pa.Table, list[tuple[int, str, bool]]]:
         """The table (of ``columns`` only, if given) and each bad row's number,
         reason and whether it spans lines."""

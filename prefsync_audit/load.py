@@ -193,14 +193,15 @@ def load_file(
     The SHA-256 is of the bytes as stored (for a ZIP member: the member's own
     bytes, so it matches ``sha256sum`` of the extracted file). ``mapped_only``:
     of a CSV/TSV file keep only the columns the mapping reads (every column is
-    still screened for unusable values), ids as Arrow text and repeated values
-    as categoricals, as the mapper takes them.
+    still screened for unusable values, or left unread where no screen could
+    find one), ids as Arrow text and repeated values as categoricals, as the
+    mapper takes them.
     """
     fmt = detect_format(path, mapping)
     if fmt in ("csv", "tsv"):
         source, digest = _delimited_source(path, mapping.csv)
         keep = mapping.reads_column if mapped_only and not mapping.explode else None
-        parsed = parse_delimited(source, path, mapping.csv, tsv=fmt == "tsv")
+        parsed = parse_delimited(source, path, mapping.csv, tsv=fmt == "tsv", keep=keep)
         del source  # the file's bytes go before its text is built
         frame, bad = delimited_frame(parsed, keep)
         del parsed

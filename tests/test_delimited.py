@@ -1,0 +1,119 @@
+"""Reading delimited files (``_delimited.py``): the line bound, and the columns
+left unread where screening them could find nothing."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from prefsync_audit._delimited import LINE_PIECE, LineBound, parse_delimited, scan_file
+from prefsync_audit._frames import MAX_FIELD_BYTES
+from prefsync_audit.load import ROW, load_file
+
+
+def _longest_line(data: bytes) -> int:
+    return max(len(line) for line in data.split(b"\n"))
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_line_bound_never_calls_a_long_line_short(seed):
+    rng = random.Random(seed)
+    piece = rng.choice([1, 2, 3, 4, 7])
+    data = bytes(
+        rng.choice(b"\nab" if rng.random() < 0.5 else b"\nabcdefgh")
+        for _ in range(rng.randrange(0, 120))
+    )
+    bound = LineBound(piece)
+    cuts = sorted(rng.sample(range(len(data) + 1), min(len(data) + 1, rng.randrange(1, 6))))
+    for start, end in zip([0, *cuts], [*cuts, len(data)], strict=True):
+        bound.update(np.frombuffer(data[start:end], dtype=np.uint8))
+    longest = _longest_line(data)
+    if longest >= 4 * piece:
+        assert bound.long, (data, piece, cuts)
+    # It errs the other way only so far, where blocks are whole pieces (the scan's are).
+    aligned = all(cut % piece == 0 for cut in cuts[:-1])
+    if longest < 2 * piece and aligned:
+        assert not bound.long, (data, piece, cuts)
+
+
+def test_line_bound_of_a_file_at_the_limit(tmp_path):
+    """The scan's bound, on real blocks, a line split over two of them: as long as
+    the limit, it is long; under half the limit, short (in between it may be
+    either: the bound errs towards screening)."""
+    from prefsync_audit.mapping import CsvOptions
+
+    for length, long in ((2 * LINE_PIECE - 1, False), (MAX_FIELD_BYTES, True)):
+        path = tmp_path / f"f{length}.csv"
+        # The long line straddles the first scan block's end (16 MiB).
+        filler = (b"x" * 99 + b"\n") * ((1 << 24) // 100 - 2)
+        path.write_bytes(b"A,B\n" + filler + b"a," + b"y" * (length - 2) + b"\nb,2\n")
+        source, _ = scan_file(path, CsvOptions())
+        assert source.long_lines is long
+    assert LINE_PIECE * 4 == MAX_FIELD_BYTES
+
+
+def _mapping(make_mapping):
+    return make_mapping()  # reads Email only
+
+
+def _parsed_columns(path, mapping):
+    from prefsync_audit.load import _delimited_source
+
+    source, _ = _delimited_source(path, mapping.csv)
+    return parse_delimited(source, path, mapping.csv, tsv=False, keep=mapping.reads_column)
+
+
+def test_unread_columns_are_not_parsed_where_their_screens_cannot_fail(tmp_path, make_mapping):
+    path = tmp_path / "crm.csv"
+    path.write_text("Email,Note,Other\na@x.com,n1,o1\nb@x.com,n2,o2\n")
+    parsed = _parsed_columns(path, _mapping(make_mapping))
+    assert parsed.table.column_names == ["Email"]
+    assert not parsed.may_be_long
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Email,Note\na@x.com,"quoted"\n',  # a quote could join lines into one value
+        "Email,Note\na@x.com,n\x00ul\n",  # a NUL byte somewhere
+        "Email,Note\na@x.com," + "x" * MAX_FIELD_BYTES + "\n",  # a line as long as the limit
+    ],
+    ids=["quoted", "nul", "long-line"],
+)
+def test_every_column_is_parsed_where_a_screen_could_fail(tmp_path, make_mapping, text):
+    path = tmp_path / "crm.csv"
+    # Past the limit in all (a smaller file cannot hold a value past it, quotes or not).
+    path.write_text(text + "z@x.com,pad\n" * (MAX_FIELD_BYTES // 10))
+    parsed = _parsed_columns(path, _mapping(make_mapping))
+    assert parsed.table.column_names == ["Email", "Note"]
+
+
+def test_bad_values_in_unread_columns_still_quarantine_their_row(tmp_path, make_mapping):
+    path = tmp_path / "crm.csv"
+    lines = ["Email,Note", "a@x.com,1", "b@x.com,2,extra", "c@x.com," + "x" * 300_000]
+    lines += ["d@x.com,n\x00ul", "e@x.com,5"]
+    path.write_text("\n".join(lines) + "\n")
+    table = load_file(path, _mapping(make_mapping), "crm", path, mapped_only=True)
+    assert table.bad_rows.to_dict("records") == [
+        {ROW: 2, "reason": "expected 2 columns, found 3"},
+        {ROW: 3, "reason": f"a value is longer than {MAX_FIELD_BYTES} bytes"},
+        {ROW: 4, "reason": "a value holds a NUL byte"},
+    ]
+    assert table.frame[ROW].tolist() == [1, 5]
+    assert "Note" not in table.frame.columns
+
+
+def test_ragged_rows_are_found_with_unread_columns_left_unparsed(tmp_path, make_mapping):
+    path = tmp_path / "crm.csv"
+    path.write_text("Email,Note,Other\na@x.com,1,2\nb@x.com,2\nc@x.com,3,4,5\nd@x.com,4,5\n")
+    mapping = _mapping(make_mapping)
+    assert _parsed_columns(path, mapping).table.column_names == ["Email"]
+    table = load_file(path, mapping, "crm", path, mapped_only=True)
+    assert table.bad_rows.to_dict("records") == [
+        {ROW: 2, "reason": "expected 3 columns, found 2"},
+        {ROW: 3, "reason": "expected 3 columns, found 4"},
+    ]
+    assert table.frame[ROW].tolist() == [1, 4]
+    assert table.frame["Email"].tolist() == ["a@x.com", "d@x.com"]
