@@ -68,9 +68,14 @@ _WRAPPER = (
 )
 
 
-def wide_export(folder: Path, rows: int, columns: int = 200, mapped: int = 10) -> Path:
+def wide_export(
+    folder: Path, rows: int, columns: int = 200, mapped: int = 10, quoted: bool = True
+) -> Path:
     """A CRM-like export: Email, Updated, ``mapped`` boolean preference columns
-    (``opt_0``…) and filler text columns up to ``columns``. Returns the config."""
+    (``opt_0``…) and filler text columns up to ``columns``, every value quoted
+    (as Salesforce writes them) or, ``quoted=False``, none (as most marketing
+    platforms do: then the audit leaves the filler columns unparsed). Returns
+    the config."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(1)
     data = {
@@ -86,7 +91,9 @@ def wide_export(folder: Path, rows: int, columns: int = 200, mapped: int = 10) -
             data[f"opt_{i}"] = flags.take(pa.array(rng.integers(0, len(flags), rows)))
         else:
             data[f"field_{i}"] = filler.take(pa.array(rng.integers(0, len(filler), rows)))
-    pa_csv.write_csv(pa.table(data), folder / "crm.csv")
+    style = "needed" if quoted else "none"
+    options = pa_csv.WriteOptions(quoting_style=style, quoting_header=style)
+    pa_csv.write_csv(pa.table(data), folder / "crm.csv", options)
     (folder / "audit.yaml").write_text(WIDE_CONFIG)
     return folder / "audit.yaml"
 
@@ -148,15 +155,22 @@ def main() -> None:
     parser.add_argument("--wide", action="append", help="COLUMNSxROWS, e.g. 200x50000")
     parser.add_argument("--long", action="append", type=int, help="rows of the long export")
     parser.add_argument("--quick", action="store_true", help="only the test-suite sizes")
+    parser.add_argument(
+        "--unquoted", action="store_true", help="wide exports without quotes (see wide_export)"
+    )
     args = parser.parse_args()
     wide = [_size(w) for w in args.wide or []]
     long = list(args.long or [])
     if not wide and not long:
         wide = [(200, 50_000)] if args.quick else [(200, 50_000), (200, 200_000)]
         long = [500_000] if args.quick else [500_000, 1_000_000, 5_000_000]
-    print(f"{'export':<24} {'file MB':>8} {'peak RSS MB':>12} {'seconds':>8}  rows read")
+    print(f"{'export':<34} {'file MB':>8} {'peak RSS MB':>12} {'seconds':>8}  rows read")
     with tempfile.TemporaryDirectory() as tmp:
-        jobs = [(f"wide {c} cols x {r}", wide_export, (r, c)) for c, r in wide]
+        quoting = "unquoted" if args.unquoted else "quoted"
+        jobs = [
+            (f"wide {c} cols x {r}, {quoting}", wide_export, (r, c, 10, not args.unquoted))
+            for c, r in wide
+        ]
         jobs += [(f"long {r} rows", long_export, (r,)) for r in long]
         for i, (label, make, size) in enumerate(jobs):
             config = make(Path(tmp) / str(i), *size)
@@ -164,7 +178,7 @@ def main() -> None:
             result = measure(config)
             read = result["summary"]["inputs"][0]["rows_read"] if result["summary"] else "-"
             print(
-                f"{label:<24} {data.stat().st_size / 2**20:>8.0f} "
+                f"{label:<34} {data.stat().st_size / 2**20:>8.0f} "
                 f"{result['peak_rss_mb']:>12.0f} {result['seconds']:>8.1f}  {read}",
                 flush=True,
             )

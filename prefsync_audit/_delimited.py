@@ -266,7 +266,8 @@ def delimited_frame(
 
     ``keep`` (optional) chooses the columns to return (then the columns of mostly
     distinct values stay in Arrow, and those of repeated values are categoricals);
-    rows are screened on all."""
+    rows are screened on every column parsed (:func:`parse_delimited` leaves a
+    column out only where no screen could flag a value of it)."""
     table = parsed.table
     reasons = screen_table(table, nul=parsed.has_nul, long=parsed.may_be_long)
     table, numbers, cell_bad = split_bad(table, parsed.numbers, reasons)

@@ -117,3 +117,16 @@ def test_ragged_rows_are_found_with_unread_columns_left_unparsed(tmp_path, make_
     ]
     assert table.frame[ROW].tolist() == [1, 4]
     assert table.frame["Email"].tolist() == ["a@x.com", "d@x.com"]
+
+
+def test_the_unquoted_wide_export_has_only_its_mapped_columns_parsed(tmp_path, bench_script):
+    """The export ``bench/memory_limits.py --unquoted`` measures (docs/limits.md)."""
+    from prefsync_audit.config import load_config
+
+    limits = bench_script("memory_limits")
+    for quoted, parsed_columns in ((False, 12), (True, 200)):
+        config = load_config(limits.wide_export(tmp_path / str(quoted), 500, quoted=quoted))
+        mapping = config.mapping_of("crm")
+        path = tmp_path / str(quoted) / "crm.csv"
+        assert (b'"' in path.read_bytes()) is quoted
+        assert _parsed_columns(path, mapping).table.num_columns == parsed_columns
