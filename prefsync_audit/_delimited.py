@@ -173,7 +173,9 @@ def in_memory(data: bytes, options: CsvOptions, path: Path) -> DelimitedBytes:
     data = to_utf8(data, options.encoding, path)
     quote = options.quotechar.encode("utf-8")
     lines = LineBound()
-    lines.update(np.frombuffer(data, dtype=np.uint8))
+    octets = np.frombuffer(data, dtype=np.uint8)
+    for start in range(0, len(octets), _SCAN_BLOCK):  # its masks a block at a time
+        lines.update(octets[start : start + _SCAN_BLOCK])
     return DelimitedBytes(
         len(data), data.count(quote), b"\x00" in data, data[:HEAD], lines.long, data=data
     )

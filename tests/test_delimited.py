@@ -130,3 +130,20 @@ def test_the_unquoted_wide_export_has_only_its_mapped_columns_parsed(tmp_path, b
         path = tmp_path / str(quoted) / "crm.csv"
         assert (b'"' in path.read_bytes()) is quoted
         assert _parsed_columns(path, mapping).table.num_columns == parsed_columns
+
+
+def test_a_gzipped_file_is_bounded_as_a_scanned_one(tmp_path, make_mapping):
+    """Held in memory (gunzipped), its lines are bounded the same way, block by block."""
+    import gzip
+
+    mapping = _mapping(make_mapping)
+    short = tmp_path / "short.csv.gz"
+    short.write_bytes(gzip.compress(b"Email,Note\n" + b"a@x.com,n\n" * 40_000))
+    assert _parsed_columns(short, mapping).table.column_names == ["Email"]
+    long = tmp_path / "long.csv.gz"
+    long.write_bytes(gzip.compress(b"Email,Note\na@x.com," + b"x" * 300_000 + b"\nb@x.com,2\n"))
+    assert _parsed_columns(long, mapping).table.column_names == ["Email", "Note"]
+    table = load_file(long, mapping, "crm", long, mapped_only=True)
+    assert table.bad_rows.to_dict("records") == [
+        {ROW: 1, "reason": f"a value is longer than {MAX_FIELD_BYTES} bytes"}
+    ]
