@@ -35,10 +35,10 @@ from prefsync_audit._frames import (
     MAX_FIELD_BYTES,
     BadRow,
     check_names,
+    columns_as_text,
     data_row_numbers,
     screen_table,
     split_bad,
-    text_frame,
 )
 from prefsync_audit.errors import InputError
 from prefsync_audit.mapping import CsvOptions
@@ -65,6 +65,12 @@ class ParsedDelimited:
     """Whether the file's bytes hold a NUL anywhere (only then are values scanned)."""
     may_be_long: bool
     """Whether the file is long enough to hold a value past the limit."""
+
+    def take_table(self) -> pa.Table:
+        """The parsed table, handed over: this object keeps none of its columns,
+        so that each can be freed once turned into text."""
+        table, self.table = self.table, self.table.schema.empty_table()
+        return table
 
 
 @dataclass
@@ -270,12 +276,13 @@ def delimited_frame(
     distinct values stay in Arrow, and those of repeated values are categoricals);
     rows are screened on every column parsed (:func:`parse_delimited` leaves a
     column out only where no screen could flag a value of it)."""
-    table = parsed.table
+    table = parsed.take_table()
     reasons = screen_table(table, nul=parsed.has_nul, long=parsed.may_be_long)
     table, numbers, cell_bad = split_bad(table, parsed.numbers, reasons)
-    if keep is not None:
-        table = table.select([name for name in table.column_names if keep(name)])
-    frame = text_frame(table, numbers, arrow_distinct=keep is not None)
+    names = [name for name in table.column_names if keep is None or keep(name)]
+    columns = {name: table.column(name) for name in names}
+    del table  # each column is freed as soon as its text is made
+    frame = columns_as_text(columns, numbers, arrow_distinct=keep is not None)
     return frame, sorted(parsed.bad + cell_bad)
 
 

@@ -147,3 +147,36 @@ def test_a_gzipped_file_is_bounded_as_a_scanned_one(tmp_path, make_mapping):
     assert table.bad_rows.to_dict("records") == [
         {ROW: 1, "reason": f"a value is longer than {MAX_FIELD_BYTES} bytes"}
     ]
+
+
+def test_each_column_is_freed_once_its_text_is_made(tmp_path, monkeypatch):
+    """Loading holds the parsed file and its text side by side one column at a time,
+    not all of both (what Arrow holds, measured before each column is converted)."""
+    import pyarrow as pa
+
+    from prefsync_audit import _frames
+    from prefsync_audit._delimited import delimited_frame
+    from prefsync_audit.load import _delimited_source
+    from prefsync_audit.mapping import CsvOptions
+
+    rows, width = 50_000, 40
+    columns = [f"C{i}" for i in range(4)]
+    lines = [",".join(columns)]
+    lines += [",".join(f"{name}{row:0{width}d}" for name in columns) for row in range(rows)]
+    path = tmp_path / "wide.csv"
+    path.write_text("\n".join(lines) + "\n")
+    source, _ = _delimited_source(path, CsvOptions())
+    parsed = parse_delimited(source, path, CsvOptions(), tsv=False)
+    held: list[int] = []
+    convert = _frames._text_column
+
+    def measured(column, arrow_distinct):
+        held.append(pa.total_allocated_bytes())
+        return convert(column, arrow_distinct)
+
+    monkeypatch.setattr(_frames, "_text_column", measured)
+    frame, _ = delimited_frame(parsed, keep=lambda name: True)
+    assert list(frame.columns[1:]) == columns
+    one_column = rows * (len("C0") + width)
+    # Kept all, the text of three columns would be held beside the parsed file.
+    assert held[-1] - held[0] < 1.5 * one_column
