@@ -196,9 +196,7 @@ def columns_as_text(
     alone peaked at 5.7 GiB that way)."""
     texts: dict[str, object] = {ROW: pd.Series(numbers, dtype="int64")}
     for name in list(columns):
-        column = columns.pop(name)
-        texts[name] = _text_column(column, arrow_distinct)
-        del column
+        texts[name] = _text_column(columns.pop(name), arrow_distinct)
     return pd.DataFrame(texts)
 
 

@@ -54,10 +54,6 @@ def test_line_bound_of_a_file_at_the_limit(tmp_path):
     assert LINE_PIECE * 4 == MAX_FIELD_BYTES
 
 
-def _mapping(make_mapping):
-    return make_mapping()  # reads Email only
-
-
 def _parsed_columns(path, mapping):
     from prefsync_audit.load import _delimited_source
 
@@ -68,7 +64,7 @@ def _parsed_columns(path, mapping):
 def test_unread_columns_are_not_parsed_where_their_screens_cannot_fail(tmp_path, make_mapping):
     path = tmp_path / "crm.csv"
     path.write_text("Email,Note,Other\na@x.com,n1,o1\nb@x.com,n2,o2\n")
-    parsed = _parsed_columns(path, _mapping(make_mapping))
+    parsed = _parsed_columns(path, make_mapping())
     assert parsed.table.column_names == ["Email"]
     assert not parsed.may_be_long
 
@@ -86,7 +82,7 @@ def test_every_column_is_parsed_where_a_screen_could_fail(tmp_path, make_mapping
     path = tmp_path / "crm.csv"
     # Past the limit in all (a smaller file cannot hold a value past it, quotes or not).
     path.write_text(text + "z@x.com,pad\n" * (MAX_FIELD_BYTES // 10))
-    parsed = _parsed_columns(path, _mapping(make_mapping))
+    parsed = _parsed_columns(path, make_mapping())
     assert parsed.table.column_names == ["Email", "Note"]
 
 
@@ -95,7 +91,7 @@ def test_bad_values_in_unread_columns_still_quarantine_their_row(tmp_path, make_
     lines = ["Email,Note", "a@x.com,1", "b@x.com,2,extra", "c@x.com," + "x" * 300_000]
     lines += ["d@x.com,n\x00ul", "e@x.com,5"]
     path.write_text("\n".join(lines) + "\n")
-    table = load_file(path, _mapping(make_mapping), "crm", path, mapped_only=True)
+    table = load_file(path, make_mapping(), "crm", path, mapped_only=True)
     assert table.bad_rows.to_dict("records") == [
         {ROW: 2, "reason": "expected 2 columns, found 3"},
         {ROW: 3, "reason": f"a value is longer than {MAX_FIELD_BYTES} bytes"},
@@ -108,7 +104,7 @@ def test_bad_values_in_unread_columns_still_quarantine_their_row(tmp_path, make_
 def test_ragged_rows_are_found_with_unread_columns_left_unparsed(tmp_path, make_mapping):
     path = tmp_path / "crm.csv"
     path.write_text("Email,Note,Other\na@x.com,1,2\nb@x.com,2\nc@x.com,3,4,5\nd@x.com,4,5\n")
-    mapping = _mapping(make_mapping)
+    mapping = make_mapping()
     assert _parsed_columns(path, mapping).table.column_names == ["Email"]
     table = load_file(path, mapping, "crm", path, mapped_only=True)
     assert table.bad_rows.to_dict("records") == [
@@ -136,7 +132,7 @@ def test_a_gzipped_file_is_bounded_as_a_scanned_one(tmp_path, make_mapping):
     """Held in memory (gunzipped), its lines are bounded the same way, block by block."""
     import gzip
 
-    mapping = _mapping(make_mapping)
+    mapping = make_mapping()
     short = tmp_path / "short.csv.gz"
     short.write_bytes(gzip.compress(b"Email,Note\n" + b"a@x.com,n\n" * 40_000))
     assert _parsed_columns(short, mapping).table.column_names == ["Email"]
